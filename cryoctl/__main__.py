@@ -1,0 +1,3 @@
+from cryoctl.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Treatment profiles shipped with cryoctl (data only, read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures that start simulated units on free ports or ptys."""
