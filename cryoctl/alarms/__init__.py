@@ -1,0 +1,32 @@
+"""Alarms: priorities, latching, acknowledgement, audio pause and a log.
+
+The catalogue (:mod:`cryoctl.alarms._catalogue`) says what alarms exist; the
+manager (:mod:`cryoctl.alarms._manager`) says how they come and go. See the
+manager's module docstring for the rules.
+"""
+
+from cryoctl.alarms._catalogue import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
+from cryoctl.alarms._manager import (
+    DEFAULT_AUDIO_PAUSE_S,
+    DEFAULT_LOG_CAPACITY,
+    ActiveAlarm,
+    AlarmLogEntry,
+    AlarmManager,
+    AlarmSnapshot,
+    LogEvent,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_AUDIO_PAUSE_S",
+    "DEFAULT_LOG_CAPACITY",
+    "ActiveAlarm",
+    "AlarmCode",
+    "AlarmLogEntry",
+    "AlarmManager",
+    "AlarmSnapshot",
+    "AlarmSpec",
+    "Category",
+    "LogEvent",
+    "Priority",
+]
