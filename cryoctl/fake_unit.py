@@ -1,0 +1,353 @@
+"""A fake cryo unit behind the device port, with a timestamped history.
+
+Like gpiozero's ``MockPin``: it keeps every command it was given, stamped with
+the clock it was built with, and refuses what the real units refuse (an open
+while the e-stop latch, a fault or a missing hose holds the valve shut). Tests
+move its inputs (trigger, e-stop button, nozzle, oxygen, skin) and read the
+history back to assert sequences and times.
+
+Its physics is deliberately crude: the N2 tip falls at ``TIP_FALL_C_PER_S`` while
+cryogen flows and warms at ``TIP_WARM_C_PER_S`` after it stops; the CJ-Air valve
+feedback follows the physical valve. ``stuck_open`` keeps the physical valve open
+whatever is commanded, ``feedback_stuck`` freezes the feedback, ``fail_reads``
+makes the next reads raise DeviceTimeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field
+
+from cryoctl.errors import ConfigMismatch, DeviceRefused, DeviceTimeout, DeviceUnavailable
+from cryoctl.port import (
+    Capabilities,
+    DeviceEvent,
+    DeviceKind,
+    DeviceSettings,
+    EventKind,
+    EventSink,
+    Expiry,
+    Identity,
+    Protection,
+    Status,
+)
+
+__all__ = [
+    "CJ_AIR_CAPABILITIES",
+    "N2_CAPABILITIES",
+    "FakeUnit",
+    "Told",
+    "VirtualClock",
+]
+
+#: The N2 cryodestructor as its ICD (rev C) describes it.
+N2_CAPABILITIES = Capabilities(
+    kind=DeviceKind.N2,
+    expiry=Expiry.LEASE,
+    nozzles=("A", "B", "C", "D", "M", "P"),
+    has_valve_feedback=False,
+    has_skin_sensor=False,
+    has_tip_sensor=True,
+    has_outlet_sensor=False,
+    has_pressure=True,
+    has_dewar_level=True,
+    has_airflow=False,
+    has_cooler=False,
+    nozzle_flow_g_s_at_50kpa={"A": 0.80, "B": 0.55, "C": 0.25, "D": 0.14, "M": 1.00, "P": 0.30},
+)
+
+#: The CJ-Air cold-air unit as its ICD (rev B) describes it.
+CJ_AIR_CAPABILITIES = Capabilities(
+    kind=DeviceKind.CJ_AIR,
+    expiry=Expiry.COIL,
+    nozzles=("S6", "R10", "F20", "C30"),
+    has_valve_feedback=True,
+    has_skin_sensor=True,
+    has_tip_sensor=False,
+    has_outlet_sensor=True,
+    has_pressure=False,
+    has_dewar_level=False,
+    has_airflow=True,
+    has_cooler=True,
+)
+
+TIP_FALL_C_PER_S = 400.0
+TIP_WARM_C_PER_S = 20.0
+TIP_COLDEST_C = -190.0
+AMBIENT_C = 20.0
+
+
+class VirtualClock:
+    """Monotonic seconds that move only when told to."""
+
+    def __init__(self, start_s: float = 1000.0) -> None:
+        self.now_s = start_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, dt_s: float) -> float:
+        if dt_s < 0:
+            raise ValueError("a monotonic clock never goes back")
+        self.now_s += dt_s
+        return self.now_s
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """One command the unit was given: when, what, and with which value."""
+
+    at_s: float
+    what: str
+    value: object = None
+
+
+@dataclass(slots=True)
+class _Inputs:
+    trigger: bool = False
+    estop_button: bool = False
+    nozzle: str | None = None
+    o2_pct: float = 20.9
+    skin_temp_c: float | None = 30.0
+    pressure_kpa: float = 50.0
+    dewar_level_pct: float = 80.0
+    outlet_temp_c: float = -30.0
+    cooler_ready: bool = True
+    hose_connected: bool = True
+    fault_bits: int = 0
+    stuck_open: bool = False
+    feedback_stuck: bool | None = None
+    fail_reads: int = 0
+    link_down: bool = False
+    config_mismatch: bool = False
+
+
+@dataclass(slots=True)
+class _Valve:
+    commanded: bool = False
+    changed_at_s: float = 0.0
+    lease_end_s: float | None = None
+    tip_c: float = AMBIENT_C
+    tip_at_s: float = 0.0
+    physical_open: bool = False
+
+
+@dataclass
+class FakeUnit:
+    """A :class:`~cryoctl.port.DevicePort` that lives in memory."""
+
+    capabilities: Capabilities
+    clock: Callable[[], float]
+    lease_ms: int = 300
+    inputs: _Inputs = field(default_factory=_Inputs)
+    history: list[Told] = field(default_factory=list)
+    estop_latched: bool = False
+    protection: Protection | None = None
+    settings: DeviceSettings = field(default_factory=DeviceSettings)
+    _valve: _Valve = field(default_factory=_Valve)
+    _sinks: list[EventSink] = field(default_factory=list)
+
+    # -- what tests do to the unit ------------------------------------------
+
+    def press_trigger(self) -> None:
+        self._set_trigger(True)
+
+    def release_trigger(self) -> None:
+        self._set_trigger(False)
+
+    def press_estop_button(self) -> None:
+        self.inputs.estop_button = True
+        if not self.estop_latched:
+            self.estop_latched = True
+            self._settle(self.clock())
+            self._emit(EventKind.ESTOP, True)
+
+    def release_estop_button(self) -> None:
+        self.inputs.estop_button = False
+
+    def fit_nozzle(self, code: str | None) -> None:
+        self.inputs.nozzle = code
+        self._emit(EventKind.NOZZLE, code)
+
+    def set_fault_bits(self, bits: int) -> None:
+        self.inputs.fault_bits = bits
+        self._settle(self.clock())
+        self._emit(EventKind.FAULT, bits)
+
+    # -- what the host tells it (synchronous core of the async port) ----------
+
+    def tell_open(self) -> None:
+        now = self.clock()
+        self.history.append(Told(now, "open"))
+        self._settle(now)
+        if self.estop_latched or self.inputs.fault_bits or not self.inputs.hose_connected:
+            raise DeviceRefused("interlock: the unit keeps the valve shut", code="ILK")
+        if self.capabilities.kind is DeviceKind.N2 and self.inputs.nozzle is None:
+            raise DeviceRefused("interlock: no nozzle fitted", code="ILK")
+        self._command(now, True)
+        if self.capabilities.expiry is Expiry.LEASE:
+            self._valve.lease_end_s = now + self.lease_ms / 1000.0
+
+    def tell_close(self) -> None:
+        now = self.clock()
+        self.history.append(Told(now, "close"))
+        self._settle(now)
+        self._command(now, False)
+
+    def status_now(self) -> Status:
+        now = self.clock()
+        self.history.append(Told(now, "read_status"))
+        if self.inputs.link_down:
+            raise DeviceUnavailable("fake unit: link down")
+        if self.inputs.fail_reads > 0:
+            self.inputs.fail_reads -= 1
+            raise DeviceTimeout("fake unit: no answer")
+        self._settle(now)
+        return self._status(now)
+
+    # -- the device port ------------------------------------------------------
+
+    async def connect(self) -> Identity:
+        self.history.append(Told(self.clock(), "connect"))
+        if self.inputs.link_down:
+            raise DeviceUnavailable("fake unit: link down")
+        return Identity("FAKE-" + self.capabilities.kind.value, "0001", "1.0", "fake://")
+
+    async def configure(self, protection: Protection) -> Protection:
+        self.history.append(Told(self.clock(), "configure", protection))
+        self.protection = protection
+        read_back = protection
+        if self.inputs.config_mismatch:
+            read_back = Protection(watchdog_ms=protection.watchdog_ms + 1,
+                                   lease_ms=protection.lease_ms,
+                                   max_open_ms=protection.max_open_ms)
+            raise ConfigMismatch(f"wrote {protection}, read back {read_back}")
+        if protection.lease_ms is not None:
+            self.lease_ms = protection.lease_ms
+        return read_back
+
+    async def apply(self, settings: DeviceSettings) -> None:
+        self.history.append(Told(self.clock(), "apply", settings))
+        self.settings = DeviceSettings(
+            *(new if new is not None else old
+              for new, old in zip(astuple(settings), astuple(self.settings), strict=True))
+        )
+        if settings.pressure_kpa is not None:
+            self.inputs.pressure_kpa = settings.pressure_kpa
+
+    async def heartbeat(self) -> None:
+        self.history.append(Told(self.clock(), "heartbeat"))
+
+    async def read_status(self) -> Status:
+        return self.status_now()
+
+    async def open_valve(self) -> None:
+        self.tell_open()
+
+    async def close_valve(self) -> None:
+        self.tell_close()
+
+    async def reset_faults(self) -> None:
+        self.history.append(Told(self.clock(), "reset_faults"))
+        self.inputs.fault_bits = 0
+
+    async def reset_estop(self) -> None:
+        self.history.append(Told(self.clock(), "reset_estop"))
+        if not self.inputs.estop_button:
+            self.estop_latched = False
+
+    def subscribe(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    async def aclose(self) -> None:
+        self.tell_close()
+        self.history.append(Told(self.clock(), "aclose"))
+
+    # -- reading the history ----------------------------------------------------
+
+    def told(self, what: str) -> list[Told]:
+        return [t for t in self.history if t.what == what]
+
+    def open_intervals(self) -> list[tuple[float, float | None]]:
+        """(opened_at_s, closed_at_s) of each commanded opening; None while still open."""
+        spans: list[tuple[float, float | None]] = []
+        start: float | None = None
+        for t in self.history:
+            if t.what != "valve":
+                continue
+            if t.value is True and start is None:
+                start = t.at_s
+            elif t.value is False and start is not None:
+                spans.append((start, t.at_s))
+                start = None
+        if start is not None:
+            spans.append((start, None))
+        return spans
+
+    @property
+    def valve_open(self) -> bool:
+        return self._valve.commanded
+
+    # -- inside ---------------------------------------------------------------
+
+    def _set_trigger(self, pressed: bool) -> None:
+        if self.inputs.trigger != pressed:
+            self.inputs.trigger = pressed
+            self._emit(EventKind.TRIGGER, pressed)
+
+    def _emit(self, kind: EventKind, value: bool | int | str | None) -> None:
+        event = DeviceEvent(kind, self.clock(), value)
+        for sink in list(self._sinks):
+            sink(event)
+
+    def _command(self, now: float, open_: bool) -> None:
+        if self._valve.commanded != open_:
+            self._valve.commanded = open_
+            self._valve.changed_at_s = now
+            self.history.append(Told(now, "valve", open_))
+        if not open_:
+            self._valve.lease_end_s = None
+
+    def _settle(self, now: float) -> None:
+        """Bring the valve and the tip temperature up to ``now``."""
+        v = self._valve
+        lease_end = v.lease_end_s
+        if v.commanded and lease_end is not None and now >= lease_end:
+            self._command(lease_end, False)
+            self._emit(EventKind.LEASE_EXPIRED, None)
+        if v.commanded and (self.estop_latched or self.inputs.fault_bits):
+            self._command(now, False)
+        dt = max(0.0, now - v.tip_at_s)
+        if v.physical_open:
+            v.tip_c = max(TIP_COLDEST_C, v.tip_c - TIP_FALL_C_PER_S * dt)
+        else:
+            v.tip_c = min(AMBIENT_C, v.tip_c + TIP_WARM_C_PER_S * dt)
+        v.tip_at_s = now
+        v.physical_open = v.commanded or self.inputs.stuck_open
+
+    def _status(self, now: float) -> Status:
+        i, caps = self.inputs, self.capabilities
+        feedback: bool | None = None
+        if caps.has_valve_feedback:
+            feedback = self._valve.physical_open if i.feedback_stuck is None else i.feedback_stuck
+        names = frozenset(f"BIT{n}" for n in range(16) if i.fault_bits >> n & 1)
+        return Status(
+            read_at_s=now,
+            valve_commanded=self._valve.commanded,
+            valve_feedback=feedback,
+            trigger=i.trigger,
+            estop_latched=self.estop_latched,
+            nozzle=i.nozzle,
+            fault_bits=i.fault_bits,
+            faults=names,
+            watchdog_tripped=False,
+            o2_pct=i.o2_pct,
+            outlet_temp_c=i.outlet_temp_c if caps.has_outlet_sensor else None,
+            tip_temp_c=self._valve.tip_c if caps.has_tip_sensor else None,
+            skin_temp_c=i.skin_temp_c if caps.has_skin_sensor else None,
+            pressure_kpa=i.pressure_kpa if caps.has_pressure else None,
+            dewar_level_pct=i.dewar_level_pct if caps.has_dewar_level else None,
+            airflow_level=self.settings.airflow_level if caps.has_airflow else None,
+            cooler_ready=i.cooler_ready if caps.has_cooler else None,
+            hose_connected=i.hose_connected if caps.has_cooler else None,
+        )

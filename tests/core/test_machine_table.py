@@ -1,0 +1,105 @@
+"""The treatment machine's table: illegal triggers raise, latches hold, the diagram is current.
+
+Regenerate the diagram with ``python tests/core/test_machine_table.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from cryoctl.errors import MachineRefused
+from cryoctl.machine import TRANSITIONS, Phase, TreatmentMachine, mermaid_diagram
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "state-machine.md"
+
+HEADER = """\
+# The treatment state machine
+
+Generated from `cryoctl/machine.py` (`TRANSITIONS`) by
+`python tests/core/test_machine_table.py`; `tests/core/test_machine_table.py`
+fails when this file is stale. Guards are in brackets; each is a named rule of
+the treatment core (`cryoctl/rules.py`). `estop` and `fault` latch: their resets
+lead to `idle`, never back to treating. The valve closes before any transition
+that leaves `treating_spraying`, and the safety supervisor closes it whatever
+state this machine is in.
+
+"""
+
+
+def expected_doc() -> str:
+    return HEADER + "```mermaid\n" + mermaid_diagram().rstrip() + "\n```\n"
+
+
+class Answers:
+    """Guards with fixed answers, changeable per test."""
+
+    def __init__(self, **answers: bool) -> None:
+        self.answers = answers
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return lambda: self.answers.get(name, True)
+
+
+def machine_at(phase: Phase, **answers: bool) -> TreatmentMachine:
+    return TreatmentMachine(Answers(**answers), initial=phase)  # type: ignore[arg-type]
+
+
+def test_exported_diagram_is_current() -> None:
+    assert DOC.read_text(encoding="utf-8") == expected_doc(), (
+        "docs/state-machine.md is stale: run python tests/core/test_machine_table.py"
+    )
+
+
+def test_only_listed_triggers_exist() -> None:
+    m = machine_at(Phase.IDLE)
+    with pytest.raises(MachineRefused):
+        m.fire("spray")
+    with pytest.raises(MachineRefused):
+        m.fire("to_treating_spraying")
+    assert m.phase is Phase.IDLE
+
+
+def test_spray_needs_its_guard() -> None:
+    g = Answers(spray_permitted=False)
+    m = TreatmentMachine(g, initial=Phase.ARMED)  # type: ignore[arg-type]
+    assert m.fire("spray") is False
+    assert m.phase is Phase.ARMED
+    g.answers["spray_permitted"] = True
+    assert m.fire("spray") is True
+    assert m.phase is Phase.SPRAYING
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_estop_is_reachable_from_everywhere_and_latches(phase: Phase) -> None:
+    m = machine_at(phase, estop_latch_clear=False)
+    m.fire("estop")
+    assert m.phase is Phase.ESTOP
+    for trigger in {row["trigger"] for row in TRANSITIONS} - {"estop", "reset_estop"}:
+        with pytest.raises(MachineRefused):
+            m.fire(trigger)
+    assert m.fire("reset_estop") is False
+    assert m.phase is Phase.ESTOP
+
+
+def test_estop_and_fault_resets_lead_to_idle_only() -> None:
+    for row in TRANSITIONS:
+        if row["trigger"] in ("reset_estop", "reset_fault"):
+            assert row["dest"] == Phase.IDLE
+    m = machine_at(Phase.ESTOP)
+    m.fire("reset_estop")
+    assert m.phase is Phase.IDLE
+
+
+def test_nothing_but_spray_enters_spraying() -> None:
+    into_spraying = {r["trigger"] for r in TRANSITIONS if r["dest"] == Phase.SPRAYING}
+    assert into_spraying == {"spray"}
+    assert [r["source"] for r in TRANSITIONS if r["trigger"] == "spray"] == [[Phase.ARMED]]
+
+
+if __name__ == "__main__":
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(expected_doc(), encoding="utf-8")
+    sys.exit(0)
