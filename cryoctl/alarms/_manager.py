@@ -142,7 +142,7 @@ class AlarmManager:
         """``now_s``, or the latest time seen if it is earlier or not finite."""
         if not math.isfinite(now_s):
             return self._latest_s if math.isfinite(self._latest_s) else 0.0
-        return max(now_s, self._latest_s)
+        return max(float(now_s), self._latest_s)
 
     def _advance(self, now_s: float) -> float:
         self._latest_s = self._effective_s(now_s)
