@@ -1,0 +1,12 @@
+"""The N2 liquid-nitrogen cryodestructor, simulated from ICD rev C (``n2-serial.md``).
+
+Modules: ``codec`` (bytes and lines), ``protocol`` (the command table and parser),
+``commands`` (what each command does), ``faults`` (the fault bits), ``physics`` (dewar,
+regulator, tip, oxygen), ``unit`` (the unit behind its lock), ``state`` (JSON view),
+``server`` (pty and TCP line servers), ``fixtures`` (pytest), ``cli`` (``cryoctl sim n2``).
+Each module's docstring records the decisions it takes where the ICD leaves room.
+"""
+
+from simulator.n2.unit import N2Config, N2Unit
+
+__all__ = ["N2Config", "N2Unit"]
