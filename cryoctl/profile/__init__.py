@@ -1,0 +1,39 @@
+"""Treatment profiles: TOML files checked against models, rules and hard ceilings.
+
+A profile is one TOML file (``[profile]``, ``[device]``, ``[session]``, ``[[zones]]``),
+identified by its name, version and the SHA-256 of its bytes. Loading never lets
+an exception other than :class:`~cryoctl.errors.ProfileError` escape, and no
+:class:`Profile` object that breaks a ceiling of :mod:`cryoctl.ceilings` can be built.
+"""
+
+from __future__ import annotations
+
+from cryoctl.profile.loader import MAX_FILE_BYTES, LoadedProfile, load_profile, parse_profile
+from cryoctl.profile.models import (
+    CjAirDevice,
+    N2Device,
+    Profile,
+    ProfileMeta,
+    SessionLimits,
+    TreatmentKind,
+    Zone,
+)
+from cryoctl.profile.rules import Problem, problems_of
+from cryoctl.profile.shipped import shipped_profiles
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "CjAirDevice",
+    "LoadedProfile",
+    "N2Device",
+    "Problem",
+    "Profile",
+    "ProfileMeta",
+    "SessionLimits",
+    "TreatmentKind",
+    "Zone",
+    "load_profile",
+    "parse_profile",
+    "problems_of",
+    "shipped_profiles",
+]

@@ -1,0 +1,118 @@
+"""Turn pydantic's validation errors into problems a technician can act on.
+
+pydantic reports a failed ``[device]`` once per union member (``N2Device``,
+``CjAirDevice``); only the member ``profile.device`` names is kept, so an n2
+profile is told about n2 settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from cryoctl.port import DeviceKind
+from cryoctl.profile.rules import Problem
+
+__all__ = ["describe_value", "key_path", "problems_from_validation"]
+
+_MEMBERS = {"N2Device": DeviceKind.N2, "CjAirDevice": DeviceKind.CJ_AIR}
+
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dict_type": "a table",
+}
+
+
+def describe_value(value: object) -> str:
+    """A short, safe description of a TOML value for a message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        text = str(value) if abs(value) < 10**30 else "a very long integer"
+        return f"the integer {text}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return "a date or time"
+    return type(value).__name__
+
+
+def key_path(loc: Sequence[int | str]) -> str:
+    """``('zones', 2, 'max_dwell_s')`` -> ``zones[2].max_dwell_s``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _declared_device(raw: dict[str, Any]) -> DeviceKind | None:
+    meta = raw.get("profile")
+    declared = meta.get("device") if isinstance(meta, dict) else None
+    try:
+        return DeviceKind(declared) if isinstance(declared, str) else None
+    except ValueError:
+        return None
+
+
+def _message(error: ErrorDetails, path: str) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return "this key is required and missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in _EXPECTED:
+        expected = _EXPECTED[kind]
+        if path == "zones" and kind == "tuple_type":
+            expected = "a list of [[zones]] tables"
+        return f"expected {expected}, got {describe_value(value)}"
+    if kind == "enum":
+        ctx = error.get("ctx") or {}
+        return f"{describe_value(value)} is not one of {ctx.get('expected', '?')}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {describe_value(value)}"
+    return str(error["msg"])
+
+
+def problems_from_validation(exc: ValidationError, raw: dict[str, Any]) -> list[Problem]:
+    """One problem per error, keeping only the ``[device]`` member the profile declares."""
+    declared = _declared_device(raw)
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in exc.errors(include_url=False):
+        loc = list(error["loc"])
+        if len(loc) >= 2 and loc[0] == "device" and loc[1] in _MEMBERS:
+            if _MEMBERS[str(loc[1])] is not declared:
+                continue
+            del loc[1]
+        path = key_path(loc)
+        text = str(Problem(path, _message(error, path)))
+        if text not in seen:
+            seen.add(text)
+            problems.append(Problem(path, _message(error, path)))
+    if not problems:
+        # Every error was about a [device] member the profile does not declare;
+        # profile.device itself is then wrong and reported, unless it is a valid
+        # kind whose member passed: say what is known.
+        problems.append(Problem("device", "does not match profile.device"))
+    return problems

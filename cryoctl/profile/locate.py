@@ -1,0 +1,64 @@
+"""Find the line of a key path in TOML text, for messages that point into the file.
+
+tomllib does not report where a key was; this scanner reads the usual layout
+(``[table]`` and ``[[array]]`` headers, one ``key = value`` per line) and answers
+``None`` for anything it cannot place with confidence (dotted keys, inline tables,
+a key that is missing), falling back to the line of the table the key belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["line_of"]
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_-]+)\s*(\]\]?)\s*(?:#.*)?$")
+_KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
+_PATH = re.compile(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?(?:\.([A-Za-z0-9_-]+))?")
+
+
+def _scan(text: str) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int, str], int]]:
+    """Line numbers (1-based) of table headers and keys, keyed by (table, index[, key])."""
+    headers: dict[tuple[str, int], int] = {}
+    keys: dict[tuple[str, int, str], int] = {}
+    counts: dict[str, int] = {}
+    table, index = "", 0
+    in_multiline = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        quotes = line.count('"""') + line.count("'''")
+        if in_multiline:
+            in_multiline = quotes % 2 == 0
+            continue
+        header = _HEADER.match(line)
+        if header:
+            table = header.group(2)
+            if header.group(1) == "[[":
+                index = counts.get(table, -1) + 1
+                counts[table] = index
+            else:
+                index = 0
+            headers.setdefault((table, index), number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            keys.setdefault((table, index, key.group(1)), number)
+        in_multiline = quotes % 2 == 1
+    return headers, keys
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line of ``path`` (``zones[2].max_dwell_s``, ``device.nozzle``), or ``None``.
+
+    A key that is not written (a missing key) answers the line of its table header.
+    """
+    match = _PATH.match(path)
+    if not match:
+        return None
+    table, index_text, key = match.group(1), match.group(2), match.group(3)
+    index = int(index_text) if index_text is not None else 0
+    headers, keys = _scan(text)
+    if key is None:
+        if index_text is None and ("", 0, table) in keys:
+            return keys[("", 0, table)]
+        return headers.get((table, index))
+    return keys.get((table, index, key), headers.get((table, index)))
