@@ -19,7 +19,9 @@ Modelled on IEC 60601-1-8 (alarm systems in medical electrical equipment):
 The manager is pure: it never reads a clock (every call takes ``now_s``,
 monotonic seconds) and does no I/O. A ``now_s`` earlier than one already seen,
 or not finite, is taken as the latest time seen, so the log stays in time order
-and a stale clock reading can never stretch or shorten the audio pause.
+and a stale clock reading can only shorten an audio pause, never stretch it.
+Time alone changes nothing but the audio: a pause that runs out does not bump
+``seq``.
 
 The log keeps the last ``log_capacity`` entries (1000 by default); older ones
 are dropped, so whoever persists the log reads it (or :attr:`AlarmManager.seq`)

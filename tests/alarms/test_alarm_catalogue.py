@@ -49,8 +49,8 @@ def test_spec_matches_the_issue(code: AlarmCode) -> None:
 
 def test_names_and_values_of_the_enums() -> None:
     assert [int(p) for p in (Priority.LOW, Priority.MEDIUM, Priority.HIGH)] == [1, 2, 3]
-    assert Category.TECHNICAL == "technical" and Category.PHYSIOLOGICAL == "physiological"
-    assert C.O2_LOW == "o2_low"
+    assert [c.value for c in Category] == ["technical", "physiological"]
+    assert C.O2_LOW.value == "o2_low"
     assert CATALOGUE[C.O2_LOW].message == "Room oxygen below 19.5 %"
 
 

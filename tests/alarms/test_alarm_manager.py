@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -10,6 +11,7 @@ from cryoctl.alarms import (
     AlarmCode,
     AlarmManager,
     AlarmSnapshot,
+    AlarmSpec,
     Priority,
 )
 from cryoctl.errors import ConfigError
@@ -291,12 +293,13 @@ def test_a_snapshot_is_frozen_and_does_not_follow_later_changes() -> None:
 def test_every_change_bumps_seq() -> None:
     mgr = AlarmManager()
     seqs = [mgr.seq]
-    for step in (
+    steps: list[Callable[[], None]] = [
         lambda: mgr.raise_alarm(LATCHING, 1.0),
         lambda: mgr.clear_condition(LATCHING, 2.0),
         lambda: mgr.pause_audio(3.0),
         lambda: mgr.acknowledge(4.0),
-    ):
+    ]
+    for step in steps:
         step()
         seqs.append(mgr.seq)
     assert seqs == sorted(set(seqs))
@@ -354,7 +357,7 @@ def test_the_log_must_hold_something() -> None:
 
 
 def test_a_catalogue_must_cover_every_code() -> None:
-    partial = {c: s for c, s in CAT.items() if c is not C.ESTOP}
+    partial: dict[AlarmCode, AlarmSpec] = {c: s for c, s in CAT.items() if c is not C.ESTOP}
     with pytest.raises(ConfigError, match="estop"):
         AlarmManager(catalogue=partial)
 
