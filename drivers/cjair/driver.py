@@ -1,0 +1,303 @@
+"""CjAirDriver: the core's DevicePort for the CJ-Air unit over Modbus RTU or TCP.
+
+Polling: each :meth:`read_status` reads the discrete inputs and the coils (trigger,
+e-stop, valve feedback and the commanded outlet: two short requests); the input
+registers (temperatures, O2, nozzle, fault bits) are read when the last copy is older
+than ``telemetry_period_ms``, and at once when the FAULT input disagrees with the
+fault bits held. ``Status.read_at_s`` is the time the fast inputs were read; the
+telemetry in it is at most ``telemetry_period_ms`` older.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import structlog
+
+from cryoctl.errors import ConfigError, ConfigMismatch, DeviceError
+from cryoctl.port import (
+    Capabilities,
+    DeviceEvent,
+    DeviceKind,
+    DeviceSettings,
+    EventKind,
+    EventSink,
+    Expiry,
+    Identity,
+    Protection,
+    Status,
+)
+from drivers.cjair.bus import ModbusBus
+from drivers.cjair.codec import (
+    Telemetry,
+    airflow_level_word,
+    build_status,
+    decode_telemetry,
+    firmware_text,
+    next_heartbeat,
+    temp_setpoint_word,
+)
+from drivers.cjair.prio import Priority
+from drivers.cjair.registers import (
+    COIL_BLOCK,
+    DISCRETE_BLOCK,
+    HOLDING_BLOCK,
+    INPUT_BLOCK,
+    MAX_OPEN_MS_RANGE,
+    MODEL,
+    NOZZLE_CODES,
+    WATCHDOG_MS_RANGE,
+    Coil,
+    Discrete,
+    Holding,
+)
+from drivers.url import MODBUS_RTU, MODBUS_TCP, UnitAddress, parse_url
+
+__all__ = ["CAPABILITIES", "CjAirDriver"]
+
+CAPABILITIES: Final = Capabilities(
+    kind=DeviceKind.CJ_AIR,
+    expiry=Expiry.COIL,
+    nozzles=tuple(NOZZLE_CODES.values()),
+    has_valve_feedback=True,
+    has_skin_sensor=True,
+    has_tip_sensor=False,
+    has_outlet_sensor=True,
+    has_pressure=False,
+    has_dewar_level=False,
+    has_airflow=True,
+    has_cooler=True,
+)
+
+#: The ICD has no serial-number register.
+SERIAL_UNREPORTED: Final = "unreported"
+
+_log = structlog.get_logger("drivers.cjair")
+
+
+class CjAirDriver:
+    """One CJ-Air unit. Create with :meth:`from_url`; nothing is opened until :meth:`connect`."""
+
+    def __init__(
+        self,
+        address: UnitAddress,
+        *,
+        clock: Callable[[], float],
+        timeout_ms: int = 250,
+        read_retries: int = 2,
+        telemetry_period_ms: int = 200,
+    ) -> None:
+        self._bus = ModbusBus(
+            address,
+            clock=clock,
+            timeout_ms=timeout_ms,
+            read_retries=read_retries,
+            on_link_lost=self._link_lost,
+        )
+        self._clock = clock
+        self._telemetry_period_s = telemetry_period_ms / 1000
+        self._telemetry: Telemetry | None = None
+        self._telemetry_at_s = 0.0
+        self._heartbeat = 0
+        self._last: Status | None = None
+        self._sinks: list[EventSink] = []
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], float],
+        timeout_ms: int = 250,
+        read_retries: int = 2,
+        telemetry_period_ms: int = 200,
+    ) -> CjAirDriver:
+        """A driver for a ``modbus+tcp://`` or ``modbus+rtu://`` URL; AddressError if malformed."""
+        return cls(
+            parse_url(url, schemes=(MODBUS_TCP, MODBUS_RTU)),
+            clock=clock,
+            timeout_ms=timeout_ms,
+            read_retries=read_retries,
+            telemetry_period_ms=telemetry_period_ms,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    @property
+    def bus(self) -> ModbusBus:
+        return self._bus
+
+    # -- start-up ---------------------------------------------------------------
+
+    async def connect(self) -> Identity:
+        await self._bus.open()
+        telemetry = await self._read_telemetry()
+        # Start the heartbeat from the unit's last value so the first write is new to it.
+        self._heartbeat = telemetry.heartbeat_echo
+        return Identity(
+            model=MODEL,
+            serial=SERIAL_UNREPORTED,
+            firmware=firmware_text(telemetry.firmware_word),
+            url=self._bus.url,
+        )
+
+    async def configure(self, protection: Protection) -> Protection:
+        """The ICD's start-up: WATCHDOG_MS and MAX_OPEN_MS written and read back,
+        a HEARTBEAT, FAULT_RESET, and the outlet confirmed closed."""
+        if protection.max_open_ms is None:
+            raise ConfigError(f"{self._bus.url}: the CJ-Air needs max_open_ms (MAX_OPEN_MS)")
+        if protection.lease_ms is not None:
+            raise ConfigError(f"{self._bus.url}: the CJ-Air has no lease (lease_ms must be None)")
+        try:
+            watchdog_ms = WATCHDOG_MS_RANGE.check(protection.watchdog_ms)
+            max_open_ms = MAX_OPEN_MS_RANGE.check(protection.max_open_ms)
+        except ValueError as exc:
+            raise ConfigError(f"{self._bus.url}: {exc}") from None
+        await self._bus.write_registers(
+            Holding.WATCHDOG_MS, [watchdog_ms, max_open_ms], name="WATCHDOG_MS,MAX_OPEN_MS"
+        )
+        holding = await self._bus.read_holdings(HOLDING_BLOCK)
+        read_back = Protection(
+            watchdog_ms=holding[Holding.WATCHDOG_MS], max_open_ms=holding[Holding.MAX_OPEN_MS]
+        )
+        wrong = [
+            f"{name} wrote {wrote}, read back {read}"
+            for name, wrote, read in (
+                ("WATCHDOG_MS", watchdog_ms, read_back.watchdog_ms),
+                ("MAX_OPEN_MS", max_open_ms, read_back.max_open_ms),
+            )
+            if wrote != read
+        ]
+        if wrong:
+            raise ConfigMismatch(f"{self._bus.url}: refusing to arm: {'; '.join(wrong)}")
+        await self.heartbeat()
+        await self.reset_faults()
+        await self._confirm_closed()
+        _log.info("configured", url=self._bus.url, watchdog_ms=watchdog_ms, max_open_ms=max_open_ms)
+        return read_back
+
+    async def _confirm_closed(self) -> None:
+        coils = await self._bus.read_coils(COIL_BLOCK)
+        discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
+        commanded = coils[Coil.OUTLET_OPEN]
+        feedback = discretes[Discrete.OUTLET_OPEN_FB]
+        if commanded or feedback:
+            if commanded:
+                await self.close_valve()
+            raise ConfigMismatch(
+                f"{self._bus.url}: refusing to arm: outlet not closed at start-up "
+                f"(OUTLET_OPEN={int(commanded)}, OUTLET_OPEN_FB={int(feedback)})"
+            )
+
+    # -- commands -----------------------------------------------------------------
+
+    async def apply(self, settings: DeviceSettings) -> None:
+        if settings.pressure_kpa is not None:
+            raise ConfigError(f"{self._bus.url}: the CJ-Air has no pressure set-point")
+        try:
+            level = (
+                None if settings.airflow_level is None
+                else airflow_level_word(settings.airflow_level)
+            )
+            setpoint = (
+                None if settings.outlet_temp_c is None
+                else temp_setpoint_word(settings.outlet_temp_c)
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{self._bus.url}: {exc}") from None
+        if level is not None:
+            await self._bus.write_register(Holding.AIRFLOW_LEVEL, level, name="AIRFLOW_LEVEL")
+        if setpoint is not None:
+            await self._bus.write_register(Holding.TEMP_SETPOINT, setpoint, name="TEMP_SETPOINT")
+        if settings.cooler_on is not None:
+            await self._bus.write_coil(Coil.COOLER_ON, settings.cooler_on, name="COOLER_ON")
+
+    async def heartbeat(self) -> None:
+        value = next_heartbeat(self._heartbeat)
+        await self._bus.write_register(Holding.HEARTBEAT, value, name="HEARTBEAT")
+        self._heartbeat = value
+
+    async def open_valve(self) -> None:
+        await self._bus.write_coil(Coil.OUTLET_OPEN, True, name="OUTLET_OPEN")
+
+    async def close_valve(self) -> None:
+        await self._bus.write_coil(
+            Coil.OUTLET_OPEN, False, name="OUTLET_OPEN", priority=Priority.URGENT
+        )
+
+    async def reset_faults(self) -> None:
+        await self._bus.write_coil(Coil.FAULT_RESET, True, name="FAULT_RESET")
+        self._telemetry = None  # fault bits change: read them fresh
+
+    async def reset_estop(self) -> None:
+        await self._bus.write_coil(Coil.ESTOP_RESET, True, name="ESTOP_RESET")
+
+    # -- status ---------------------------------------------------------------------
+
+    async def _read_telemetry(self) -> Telemetry:
+        at_s = self._clock()
+        telemetry = decode_telemetry(await self._bus.read_inputs(INPUT_BLOCK))
+        self._telemetry, self._telemetry_at_s = telemetry, at_s
+        return telemetry
+
+    async def read_status(self) -> Status:
+        read_at_s = self._clock()
+        discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
+        coils = await self._bus.read_coils(COIL_BLOCK)
+        telemetry = self._telemetry
+        if (
+            telemetry is None
+            or read_at_s - self._telemetry_at_s >= self._telemetry_period_s
+            or discretes[Discrete.FAULT] != (telemetry.fault_bits != 0)
+        ):
+            telemetry = await self._read_telemetry()
+        status = build_status(
+            read_at_s=read_at_s, coils=coils, discretes=discretes, telemetry=telemetry
+        )
+        self._notice_changes(status)
+        self._last = status
+        return status
+
+    # -- events -------------------------------------------------------------------
+
+    def _link_lost(self, at_s: float) -> None:
+        self._telemetry = None
+        self._emit(DeviceEvent(EventKind.LINK_LOST, at_s))
+
+    def subscribe(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def _emit(self, event: DeviceEvent) -> None:
+        for sink in self._sinks:
+            try:
+                sink(event)
+            except Exception:  # one sink's bug must not stop the others or the poll
+                _log.exception("event sink failed", url=self._bus.url, kind=event.kind.value)
+
+    def _notice_changes(self, status: Status) -> None:
+        last = self._last
+        at_s = status.read_at_s
+        was_latched = last.estop_latched if last is not None else False
+        if was_latched != status.estop_latched:
+            self._emit(DeviceEvent(EventKind.ESTOP, at_s, status.estop_latched))
+        if last is not None and last.trigger != status.trigger:
+            self._emit(DeviceEvent(EventKind.TRIGGER, at_s, status.trigger))
+        if last is not None and last.nozzle != status.nozzle:
+            self._emit(DeviceEvent(EventKind.NOZZLE, at_s, status.nozzle))
+        if (last.fault_bits if last is not None else 0) != status.fault_bits:
+            self._emit(DeviceEvent(EventKind.FAULT, at_s, status.fault_bits))
+
+    # -- shutdown -------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the outlet if the link allows it, then release the link."""
+        try:
+            if self._bus.connected:
+                await self.close_valve()
+        except DeviceError as exc:
+            _log.warning("outlet not closed on shutdown", url=self._bus.url, error=str(exc))
+        finally:
+            await self._bus.aclose()
