@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import structlog.testing
+from modbus_peer import ModbusPeer
 
 from cryoctl.errors import DeviceRefused, DeviceTimeout, DeviceUnavailable
 from drivers.cjair.bus import ModbusBus
 from drivers.cjair.prio import Priority, PriorityLock
 from drivers.url import parse_url
-from modbus_peer import ModbusPeer
 
 FC_READ_INPUT, FC_WRITE_COIL, FC_WRITE_REGISTER = 4, 5, 6
 
@@ -174,7 +174,7 @@ async def test_rtu_port_that_does_not_exist() -> None:
     bus = ModbusBus(
         parse_url("modbus+rtu:///nonexistent/ttyX?baud=19200"), clock=StepClock(), timeout_ms=100
     )
-    with pytest.raises(DeviceUnavailable, match="^modbus\\+rtu:///nonexistent/ttyX"):
+    with pytest.raises(DeviceUnavailable, match=r"^modbus\+rtu:///nonexistent/ttyX"):
         await bus.open()
     await bus.aclose()
 
