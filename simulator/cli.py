@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
+from simulator.n2.cli import n2
+
 
 @click.group()
 def sim() -> None:
     """Run a simulated unit on TCP, a pty or a serial port, with a control channel."""
+
+
+sim.add_command(n2)
