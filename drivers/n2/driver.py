@@ -119,6 +119,7 @@ class N2Driver:
         self._link_lost_told = False
         self._backoff_s = reconnect_min_s
         self._next_reconnect_s = float("-inf")
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str, *, clock: Callable[[], float]) -> N2Driver:
@@ -178,6 +179,8 @@ class N2Driver:
     async def _ensure_link(self) -> None:
         if self._link.is_open:
             return
+        if self._closed:
+            raise DeviceUnavailable(f"{self._url}: closed (connect() to use it again)")
         if self._unit is None:
             raise DeviceUnavailable(f"{self._url}: not connected (connect() first)")
         now = self._clock()
@@ -225,6 +228,7 @@ class N2Driver:
     # -- DevicePort ------------------------------------------------------------------
 
     async def connect(self) -> Identity:
+        self._closed = False
         await self._link.open(timeout_ms=self._open_timeout_ms)
         try:
             unit = await self._identify()
@@ -309,6 +313,7 @@ class N2Driver:
         self._sinks.append(sink)
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._link.is_open:
             try:
                 await self._link.request(
