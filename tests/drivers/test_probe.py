@@ -1,0 +1,77 @@
+"""``cryoctl probe`` as a person runs it, against a scripted Modbus TCP peer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from modbus_peer import ModbusPeer
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[ModbusPeer]:
+    p = ModbusPeer()
+    # FW 2.5, O2_LOW, outlet -30.0, no skin reading, nozzle F20, O2 19.0 %
+    p.inputs = [0x0205, 1 << 4, 0xFED4, 0x8000, 0, 3, 190, 0, 0, 0, 9]
+    p.discretes = [False, False, True, False, False, False, True]
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def probe(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cryoctl", "probe", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_table(peer: ModbusPeer) -> None:
+    code, out, err = await probe(peer.url)
+    assert (code, err) == (0, "")
+    rows = dict(line.split(None, 1) for line in out.splitlines())
+    assert rows["model"] == "CJ-Air" and rows["firmware"] == "2.5" and rows["kind"] == "cj-air"
+    assert rows["nozzle"] == "F20" and rows["faults"] == "O2_LOW" and rows["o2_pct"] == "19"
+    assert rows["skin_temp_c"] == "-" and rows["hose_connected"] == "yes"
+    assert rows["fault_bits"] == "0x0010"
+    # the probe configures nothing: reads, and the closing write of the outlet coil only
+    assert set(peer.functions()) <= {1, 2, 4, 5}
+    assert [r.address for r in peer.history if r.function_code == 5] == [0]
+
+
+async def test_json(peer: ModbusPeer) -> None:
+    code, out, _ = await probe(peer.url, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["identity"]["firmware"] == "2.5"
+    assert doc["status"]["faults"] == ["O2_LOW"] and doc["status"]["outlet_temp_c"] == -30.0
+    assert isinstance(doc["status"]["read_at_s"], float)
+
+
+async def test_unreachable_unit_is_exit_2_and_one_line() -> None:
+    free = ModbusPeer()
+    await free.start()
+    url = free.url
+    await free.stop()
+    code, out, err = await probe(url)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"cryoctl probe: {url}: cannot open the link")
+
+
+async def test_silent_unit_is_exit_2_and_one_line(peer: ModbusPeer) -> None:
+    peer.silent = 1000
+    code, _, err = await probe(peer.url, "--timeout-ms", "500")
+    assert code == 2
+    assert err.count("\n") == 1 and "no" in err and peer.url in err
+
+
+@pytest.mark.parametrize("url", ["modbus+tcp://", "bogus://x", "modbus+rtu:///dev/x?baud=7"])
+async def test_bad_url_is_exit_2_and_one_line(url: str) -> None:
+    code, _, err = await probe(url)
+    assert code == 2 and err.count("\n") == 1 and url in err
