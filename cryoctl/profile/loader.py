@@ -62,8 +62,9 @@ class LoadedProfile:
         return f"{self.name} v{self.version} sha256:{self.sha256_prefix}"
 
 
-def _too_big(source: str, size: int) -> ProfileError:
-    return ProfileError(f"{source}: {size} bytes exceed the limit of {MAX_FILE_BYTES} bytes "
+def _too_big(source: str, size: int, *, grew: bool = False) -> ProfileError:
+    amount = f"more than {MAX_FILE_BYTES} bytes" if grew else f"{size} bytes"
+    return ProfileError(f"{source}: {amount} exceed the limit of {MAX_FILE_BYTES} bytes "
                         "for a profile file")
 
 
@@ -138,20 +139,24 @@ def read_limited(path: str | os.PathLike[str]) -> bytes:
         raise ProfileError(f"{name}: is a directory, not a profile file") from None
     except OSError as exc:
         raise ProfileError(f"{name}: cannot open ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    except ValueError as exc:  # a NUL byte in the path
+        raise ProfileError(f"{name!r}: not a usable path ({exc})") from None
+    try:
+        info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise ProfileError(f"{name}: is a directory, not a profile file")
         if not stat.S_ISREG(info.st_mode):
             raise ProfileError(f"{name}: not a regular file")
         if info.st_size > MAX_FILE_BYTES:
             raise _too_big(name, info.st_size)
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise ProfileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    except OSError as exc:
+        raise ProfileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_FILE_BYTES:
-        raise _too_big(name, len(data))
+        raise _too_big(name, len(data), grew=True)
     return data
 
 

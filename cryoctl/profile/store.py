@@ -1,0 +1,156 @@
+"""Installed profiles: a folder of ``NAME-vVERSION.toml`` files beside the shipped ones.
+
+Installing validates first, refuses to give a name and version that already exist
+(installed or shipped) other content, does nothing for the same bytes again, and
+writes atomically: a temporary file in the same folder, fsync, rename, fsync of the
+folder. A failure leaves neither a half-written profile nor the temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryoctl.errors import ProfileError
+from cryoctl.profile.loader import LoadedProfile, load_profile, parse_profile, read_limited
+from cryoctl.profile.shipped import shipped_profiles
+
+__all__ = [
+    "DEFAULT_PROFILE_DIR",
+    "PROFILE_DIR_ENV",
+    "InstallResult",
+    "Installed",
+    "catalogue",
+    "file_name_for",
+    "install_profile",
+    "installed_profiles",
+]
+
+#: Where technicians' profiles live (systemd/cryoctl.tmpfiles.conf creates it).
+DEFAULT_PROFILE_DIR = Path("/var/lib/cryoctl/profiles")
+#: Environment variable that overrides DEFAULT_PROFILE_DIR.
+PROFILE_DIR_ENV = "CRYOCTL_PROFILE_DIR"
+#: Mode of installed files: the service user reads, its group reads.
+_FILE_MODE = 0o640
+
+
+class Installed(enum.StrEnum):
+    WRITTEN = "installed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    loaded: LoadedProfile
+    path: Path | None
+    outcome: Installed
+    #: Why nothing was written, when nothing was.
+    note: str = ""
+
+
+def file_name_for(loaded: LoadedProfile) -> str:
+    return f"{loaded.name}-v{loaded.version}.toml"
+
+
+def installed_profiles(directory: Path) -> tuple[list[LoadedProfile], list[str]]:
+    """Every valid profile in ``directory``, and one line per problem with the others.
+
+    A missing folder holds no profiles and is no problem.
+    """
+    if not directory.exists():
+        return [], []
+    if not directory.is_dir():
+        return [], [f"{directory}: not a directory"]
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.suffix == ".toml"
+                       and not p.name.startswith("."))
+    except OSError as exc:
+        return [], [f"{directory}: cannot list ({exc.strerror or exc})"]
+    loaded: list[LoadedProfile] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            loaded.append(load_profile(path))
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+    return loaded, problems
+
+
+def catalogue(directory: Path) -> tuple[list[LoadedProfile], list[str]]:
+    """Shipped profiles, then installed ones, with the problems of broken installed files."""
+    installed, problems = installed_profiles(directory)
+    return [*shipped_profiles(), *installed], problems
+
+
+def _same_identity(
+    new: LoadedProfile, others: Iterable[LoadedProfile], where: str
+) -> InstallResult | None:
+    for other in others:
+        if (other.name, other.version) != (new.name, new.version):
+            continue
+        if other.sha256 == new.sha256:
+            return InstallResult(new, None, Installed.UNCHANGED,
+                                 f"{where} with the same content ({other.source})")
+        raise ProfileError(
+            f"{new.source}: {new.name} v{new.version} is already {where} with other content "
+            f"({other.identity}, {other.source}); give the new content a new version"
+        )
+    return None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                     dir=target.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _FILE_MODE)
+        os.rename(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    _fsync_dir(target.parent)
+
+
+def install_profile(path: str | os.PathLike[str], directory: Path) -> InstallResult:
+    """Validate ``path`` and install it into ``directory`` as ``NAME-vVERSION.toml``.
+
+    Raises ProfileError for an invalid or conflicting profile, OSError when the
+    folder cannot be written.
+    """
+    data = read_limited(path)
+    new = parse_profile(data, source=os.fsdecode(path))
+    unchanged = _same_identity(new, shipped_profiles(), "shipped")
+    if unchanged is not None:
+        return unchanged
+    installed, _ = installed_profiles(directory)
+    unchanged = _same_identity(new, installed, "installed")
+    if unchanged is not None:
+        return unchanged
+    target = directory / file_name_for(new)
+    if target.exists():
+        # Present but not a valid profile of this identity (broken, or another name inside).
+        if target.is_file() and read_limited(target) == data:
+            return InstallResult(new, target, Installed.UNCHANGED, "installed with the same bytes")
+        raise ProfileError(f"{new.source}: {target} already exists with other content; "
+                           "remove or fix it first")
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomically(target, data)
+    return InstallResult(new, target, Installed.WRITTEN)
