@@ -57,7 +57,7 @@ def _reset(unit: N2Unit) -> None:
         unit._latch = False
         unit._event("EV,ESTOP,0")
     if unit._bits != before:
-        unit._event(f"EV,FAULT,{fl.fault_word(unit._bits)}")
+        unit._fault_changed()
 
 
 def execute(unit: N2Unit, cmd: Command, now: float) -> None:

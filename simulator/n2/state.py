@@ -51,5 +51,6 @@ def render(unit: N2Unit) -> dict[str, Any]:
         "stat": stat_body(unit),
         "link": unit.link.as_dict(),
         "valve_history": list(unit._history),
+        "fault_history": list(unit._fault_log),
         "counters": {**unit._counters, "noise_bytes": unit._decoder.noise_bytes},
     }

@@ -125,6 +125,9 @@ class N2Unit:
         self._history: collections.deque[dict[str, Any]] = collections.deque(
             maxlen=self.config.history_len
         )
+        self._fault_log: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=self.config.history_len
+        )
         self._counters = dict.fromkeys(
             ("frames_in", "frames_out", "errors", "chk_errors", "dropped", "events", "corrupted"),
             0,
@@ -329,7 +332,15 @@ class N2Unit:
             self._bits |= new
             self._lease_due_s = None
             self._set_valve(False, "fault:" + "+".join(fl.names(new)), due_s)
-            self._event(f"EV,FAULT,{fl.fault_word(self._bits)}")
+            self._fault_changed(due_s)
+
+    def _fault_changed(self, due_s: float | None = None) -> None:
+        word = fl.fault_word(self._bits)
+        entry: dict[str, Any] = {"t_s": self._act_s, "faults": word}
+        if due_s is not None:
+            entry["due_s"] = due_s
+        self._fault_log.append(entry)
+        self._event(f"EV,FAULT,{word}")
 
     def _live_causes(self) -> Fault:
         causes = fl.NONE
