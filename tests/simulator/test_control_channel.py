@@ -84,7 +84,13 @@ async def test_routes_reach_the_unit_and_answer_state() -> None:
     finally:
         await server.close()
     assert [c[0] for c in state["calls"]] == [
-        "trigger", "estop", "nozzle", "hose", "skin", "o2", "fault",
+        "trigger",
+        "estop",
+        "nozzle",
+        "hose",
+        "skin",
+        "o2",
+        "fault",
     ]
     assert state["calls"][5] == ["o2", 20.5]
 
