@@ -8,8 +8,10 @@ lease. When the loop stops calling, the unit closes the valve at the end of the
 lease and says ``EV,LEASE``; nothing in the host can keep the valve open on its own.
 
 Reads (ID, STAT) are retried a bounded number of times; writes are never repeated.
-A lost link is reopened on the next call, with exponential back-off on the
-injected clock, and only if the same unit (model and serial) answers ``ID``.
+A lost link is reopened on the next call other than ``open_valve`` (an OPEN is
+never the first thing sent on a reopened link), with exponential back-off on the
+injected clock, and only if the same unit (model and serial) answers ``ID``; the
+watchdog time and pressure set before are then written and checked again.
 """
 
 from __future__ import annotations
@@ -137,10 +139,18 @@ class N2Driver:
     # -- the link ---------------------------------------------------------------
 
     async def _request(
-        self, command: str, *args: str | int, urgent: bool = False, retries: int = 0
+        self,
+        command: str,
+        *args: str | int,
+        urgent: bool = False,
+        retries: int = 0,
+        reconnect: bool = True,
     ) -> tuple[OkReply, float]:
-        """One exchange on the link, reopening it first if it was lost."""
-        await self._ensure_link()
+        """One exchange on the link, reopening it first if it was lost and ``reconnect``."""
+        if reconnect:
+            await self._ensure_link()
+        elif not self._link.is_open:
+            raise DeviceUnavailable(f"{self._url}: link is down; {command} not sent")
         return await self._call(command, *args, urgent=urgent, retries=retries)
 
     async def _call(
@@ -291,7 +301,8 @@ class N2Driver:
         lease_ms = self._lease_ms
         if lease_ms is None:
             raise ConfigError(f"{self._url}: no lease configured (configure() first)")
-        reply, _ = await self._request(icd.CMD_OPEN, lease_ms)
+        # Never the first act on a reopened link: the core reads the unit again first.
+        reply, _ = await self._request(icd.CMD_OPEN, lease_ms, reconnect=False)
         echoed = parse_echo_int(reply, icd.CMD_OPEN)
         if echoed != lease_ms:
             await self.close_valve()
