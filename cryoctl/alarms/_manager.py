@@ -66,6 +66,9 @@ class AlarmLogEntry:
     code: AlarmCode | None
     event: LogEvent
     detail: str = ""
+    #: 1 for the manager's first entry, then one more per entry; a gap between
+    #: what a reader has and :meth:`AlarmManager.log_since` shows entries dropped.
+    number: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ class AlarmManager:
         self._active: dict[AlarmCode, ActiveAlarm] = {}
         self._log: deque[AlarmLogEntry] = deque(maxlen=log_capacity)
         self._seq = 0
+        self._log_count = 0
         self._latest_s = -math.inf
         self._paused_until_s: float | None = None
 
@@ -155,7 +159,8 @@ class AlarmManager:
         return self._seq
 
     def _record(self, at_s: float, code: AlarmCode | None, event: LogEvent, detail: str) -> None:
-        self._log.append(AlarmLogEntry(at_s, code, event, detail))
+        self._log_count += 1
+        self._log.append(AlarmLogEntry(at_s, code, event, detail, self._log_count))
 
     # -- changes --------------------------------------------------------------
 
@@ -246,7 +251,20 @@ class AlarmManager:
 
     @property
     def log(self) -> tuple[AlarmLogEntry, ...]:
+        """The newest entries, oldest first (at most ``log_capacity``)."""
         return tuple(self._log)
+
+    @property
+    def log_count(self) -> int:
+        """How many entries were ever written: the ``number`` of the newest one."""
+        return self._log_count
+
+    def log_since(self, number: int) -> tuple[AlarmLogEntry, ...]:
+        """The kept entries numbered after ``number``, for a reader that persists the log."""
+        kept = len(self._log)
+        first = self._log_count - kept + 1
+        skip = min(kept, max(0, number - first + 1))
+        return tuple(self._log)[skip:]
 
     def is_active(self, code: AlarmCode) -> bool:
         return code in self._active

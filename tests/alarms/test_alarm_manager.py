@@ -376,3 +376,23 @@ def test_a_custom_catalogue_changes_latching() -> None:
     mgr.raise_alarm(C.ESTOP, 0.0)
     mgr.clear_condition(C.ESTOP, 1.0)
     assert not mgr.is_active(C.ESTOP)
+
+
+# -- reading the log incrementally ---------------------------------------------
+
+
+def test_log_entries_are_numbered_and_can_be_read_since_a_number() -> None:
+    mgr = AlarmManager(log_capacity=4)
+    assert mgr.log_count == 0 and mgr.log_since(0) == ()
+    mgr.raise_alarm(FOLLOWING, 1.0)
+    mgr.clear_condition(FOLLOWING, 2.0)
+    assert [e.number for e in mgr.log] == [1, 2, 3]
+    assert [e.event for e in mgr.log_since(1)] == ["cleared", "removed"]
+    assert mgr.log_since(3) == () and mgr.log_since(99) == ()
+    mgr.raise_alarm(FOLLOWING, 3.0)
+    mgr.clear_condition(FOLLOWING, 4.0)
+    assert mgr.log_count == 6
+    # Entries 1 and 2 were dropped: the reader sees the gap in the numbers.
+    assert [e.number for e in mgr.log_since(1)] == [3, 4, 5, 6]
+    assert [e.number for e in mgr.log_since(4)] == [5, 6]
+    assert [e.number for e in mgr.log_since(-5)] == [3, 4, 5, 6]

@@ -198,6 +198,7 @@ class AlarmMachine(RuleBasedStateMachine):
         assert all(t <= self.now_s for t in times)
         # One "raised" entry per raise, none for repeats of a present cause.
         assert sum(e.event == "raised" for e in self.mgr.log) == self.model.raises
+        assert [e.number for e in self.mgr.log] == list(range(1, self.mgr.log_count + 1))
 
 
 AlarmMachine.TestCase.settings = settings(
