@@ -12,8 +12,8 @@ import re
 
 __all__ = ["line_of"]
 
-_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_-]+)\s*(\]\]?)\s*(?:#.*)?$")
-_KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
+_HEADER = re.compile(r'\s*(\[\[?)\s*(?P<q>"?)([A-Za-z0-9_-]+)(?P=q)\s*(\]\]?)\s*(?:#.*)?$')
+_KEY = re.compile(r'\s*(?P<q>"?)([A-Za-z0-9_-]+)(?P=q)\s*=')
 _PATH = re.compile(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?(?:\.([A-Za-z0-9_-]+))?")
 
 
@@ -31,7 +31,7 @@ def _scan(text: str) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int, s
             continue
         header = _HEADER.match(line)
         if header:
-            table = header.group(2)
+            table = header.group(3)
             if header.group(1) == "[[":
                 index = counts.get(table, -1) + 1
                 counts[table] = index
@@ -41,7 +41,7 @@ def _scan(text: str) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int, s
             continue
         key = _KEY.match(line)
         if key:
-            keys.setdefault((table, index, key.group(1)), number)
+            keys.setdefault((table, index, key.group(2)), number)
         in_multiline = quotes % 2 == 1
     return headers, keys
 
