@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from simulator.cjair.cli import cj_air
 from simulator.n2.cli import n2
 
 
@@ -12,4 +13,5 @@ def sim() -> None:
     """Run a simulated unit on TCP, a pty or a serial port, with a control channel."""
 
 
+sim.add_command(cj_air)
 sim.add_command(n2)
