@@ -24,10 +24,10 @@ Time alone changes nothing but the audio: a pause that runs out does not bump
 ``seq``.
 
 The log keeps the last ``log_capacity`` entries (1000 by default); older ones
-are dropped, so whoever persists the log reads it (or :attr:`AlarmManager.seq`)
-often enough. A change of ``detail`` alone on an active alarm updates the
-snapshot but writes no log entry, so a reading repeated every control cycle
-cannot flush the log.
+are dropped, so whoever persists the log reads it often enough
+(:meth:`AlarmManager.log_since`; entry numbers show any gap). A change of
+``detail`` alone on an active alarm updates the snapshot but writes no log
+entry, so a reading repeated every control cycle cannot flush the log.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from cryoctl.errors import ConfigError
 __all__ = [
     "DEFAULT_AUDIO_PAUSE_S",
     "DEFAULT_LOG_CAPACITY",
+    "MAX_AUDIO_PAUSE_S",
     "ActiveAlarm",
     "AlarmLogEntry",
     "AlarmManager",
@@ -53,6 +54,8 @@ __all__ = [
 
 #: How long one press of "audio pause" silences the alarms present.
 DEFAULT_AUDIO_PAUSE_S = 120.0
+#: The longest audio pause any configuration may ask for.
+MAX_AUDIO_PAUSE_S = 120.0
 #: How many log entries the manager keeps (the oldest are dropped first).
 DEFAULT_LOG_CAPACITY = 1000
 
@@ -123,8 +126,10 @@ class AlarmManager:
         catalogue: Mapping[AlarmCode, AlarmSpec] = CATALOGUE,
         log_capacity: int = DEFAULT_LOG_CAPACITY,
     ) -> None:
-        if not (math.isfinite(audio_pause_s) and audio_pause_s > 0):
-            raise ConfigError(f"audio_pause_s must be finite and > 0, not {audio_pause_s!r}")
+        if not 0 < audio_pause_s <= MAX_AUDIO_PAUSE_S:
+            raise ConfigError(
+                f"audio_pause_s must be > 0 and <= {MAX_AUDIO_PAUSE_S}, not {audio_pause_s!r}"
+            )
         if log_capacity < 1:
             raise ConfigError(f"log_capacity must be at least 1, not {log_capacity!r}")
         missing = [c.value for c in AlarmCode if c not in catalogue]

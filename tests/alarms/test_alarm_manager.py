@@ -345,8 +345,8 @@ def test_integer_times_are_logged_as_floats() -> None:
 # -- construction ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pause_s", [0.0, -1.0, math.nan, math.inf])
-def test_the_audio_pause_must_be_finite_and_positive(pause_s: float) -> None:
+@pytest.mark.parametrize("pause_s", [0.0, -1.0, math.nan, math.inf, 120.001])
+def test_the_audio_pause_must_be_positive_and_at_most_120_s(pause_s: float) -> None:
     with pytest.raises(ConfigError):
         AlarmManager(audio_pause_s=pause_s)
 
