@@ -1,0 +1,215 @@
+"""The driver contract: one suite, run over every simulated unit and its real transport.
+
+``unit`` is parametrised over the simulator's fixtures (Modbus TCP and RTU on a pty
+for the CJ-Air; TCP and a pty for the N2); the adapter in contract_kinds.py says what
+differs between the kinds. The port is opened through the core's registry, by URL,
+exactly as the daemon opens it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from contract_kinds import KINDS, UnitKind
+
+from cryoctl.errors import DeviceError, DeviceRefused
+from cryoctl.port import DeviceEvent, DevicePort, EventKind, Status
+from cryoctl.registry import open_unit
+
+#: how long the contract waits for the unit to show a change it was asked for
+SETTLE_S = 2.0
+POLL_S = 0.02
+
+
+@dataclass
+class Harness:
+    name: str
+    handle: Any
+    kind: UnitKind
+    port: DevicePort
+    events: list[DeviceEvent] = field(default_factory=list)
+
+    @property
+    def sim(self) -> Any:
+        return self.handle.unit
+
+    async def start(self, *, short: bool = False) -> None:
+        await self.port.connect()
+        await self.port.configure(self.kind.short_watchdog if short else self.kind.protection)
+
+    async def until(
+        self, what: str, pred: Callable[[Status], bool], *, within_s: float = SETTLE_S,
+        feed: bool = True,
+    ) -> Status:
+        """Poll (feeding the watchdog) until ``pred`` holds; fail naming ``what``."""
+        deadline = time.monotonic() + within_s
+        status = None
+        while time.monotonic() < deadline:
+            if feed:
+                await self.port.heartbeat()
+            status = await self.port.read_status()
+            if pred(status):
+                return status
+            await asyncio.sleep(POLL_S)
+        raise AssertionError(f"{self.name}: {what} not seen within {within_s} s; last {status}")
+
+    def kinds_of_events(self) -> list[EventKind]:
+        return [e.kind for e in self.events]
+
+
+@pytest.fixture(params=list(KINDS))
+async def unit(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    try:
+        handle = request.getfixturevalue(request.param)
+    except pytest.FixtureLookupError:
+        pytest.skip(f"the simulator plugin does not provide {request.param!r} yet")
+    port = open_unit(handle.url, clock=time.monotonic)
+    harness = Harness(name=request.param, handle=handle, kind=KINDS[request.param], port=port)
+    port.subscribe(harness.events.append)
+    try:
+        yield harness
+    finally:
+        await port.aclose()
+
+
+async def test_identity(unit: Harness) -> None:
+    identity = await unit.port.connect()
+    assert identity.url == unit.handle.url
+    assert identity.model and identity.firmware
+    caps = unit.port.capabilities
+    assert (caps.kind, caps.expiry) == (unit.kind.device_kind, unit.kind.expiry)
+    assert unit.kind.nozzle in caps.nozzles
+
+
+async def test_configure_reads_back(unit: Harness) -> None:
+    await unit.port.connect()
+    for protection in (unit.kind.short_watchdog, unit.kind.protection):
+        assert await unit.port.configure(protection) == protection
+    await unit.port.apply(unit.kind.settings)
+    status = await unit.port.read_status()
+    assert not status.watchdog_tripped and not status.valve_commanded
+
+
+async def test_status_fields_and_units(unit: Harness) -> None:
+    await unit.start()
+    unit.sim.set_o2(20.4)
+    unit.sim.set_nozzle(unit.kind.nozzle)
+    if unit.port.capabilities.has_skin_sensor:
+        unit.sim.set_skin(True)
+    before_s = time.monotonic()
+    status = await unit.until("O2 20.4 % and the nozzle", lambda s: (
+        s.o2_pct == pytest.approx(20.4) and s.nozzle == unit.kind.nozzle))
+    assert before_s <= status.read_at_s <= time.monotonic()
+    for name in unit.kind.present:
+        assert getattr(status, name) is not None, name
+    for name in unit.kind.absent:
+        assert getattr(status, name) is None, name
+    assert status.faults == frozenset() and status.fault_bits == 0 and not status.faulted
+    unit.sim.set_nozzle(None)
+    assert (await unit.until("no nozzle", lambda s: s.nozzle is None)).nozzle is None
+
+
+async def test_open_and_close(unit: Harness) -> None:
+    await unit.start()
+    await unit.port.open_valve()
+    opened = await unit.until("valve open", lambda s: s.valve_commanded)
+    if opened.valve_feedback is not None:
+        await unit.until("valve feedback open", lambda s: bool(s.valve_feedback))
+    await unit.port.close_valve()
+    status = await unit.until("valve closed", lambda s: not s.valve_commanded)
+    assert not status.faulted
+
+
+async def test_unit_closes_an_unattended_valve_by_itself(unit: Harness) -> None:
+    """N2: the lease runs out; CJ-Air: MAX_OPEN_MS caps one opening (OPEN_CAP)."""
+    await unit.start(short=True)
+    await unit.port.open_valve()
+    await unit.until("valve open", lambda s: s.valve_commanded)
+    status = await unit.until(
+        "the unit's own close", lambda s: not s.valve_commanded,
+        within_s=unit.kind.expiry_s + 1.0,
+    )
+    if unit.kind.expiry.value == "lease":
+        await unit.until("lease event", lambda s: EventKind.LEASE_EXPIRED in unit.kinds_of_events())
+        assert not status.faulted
+    else:
+        status = await unit.until("OPEN_CAP", lambda s: "OPEN_CAP" in s.faults)
+        assert status.fault_bits & unit.kind.fault_bits["OPEN_CAP"]
+
+
+async def test_heartbeat_loss_trips_the_watchdog(unit: Harness) -> None:
+    await unit.start(short=True)
+    assert unit.kind.short_watchdog.watchdog_ms == 200
+    await asyncio.sleep(0.5)  # no command at all for 2.5 watchdog periods
+    status = await unit.port.read_status()
+    assert status.watchdog_tripped and "WATCHDOG" in status.faults
+    assert not status.valve_commanded
+    await unit.port.heartbeat()
+    await unit.port.reset_faults()
+    status = await unit.until("watchdog cleared", lambda s: not s.watchdog_tripped)
+    assert "WATCHDOG" not in status.faults
+
+
+async def test_every_fault_bit_surfaces_as_the_ports_fault(unit: Harness) -> None:
+    await unit.start()
+    for name, bit in unit.kind.fault_bits.items():
+        unit.sim.set_fault(name, True)
+        status = await unit.until(f"fault {name}", lambda s, n=name: n in s.faults)
+        assert status.fault_bits & bit and status.faulted, name
+        assert not status.valve_commanded, name
+        unit.sim.set_fault(name, False)
+        await unit.port.reset_faults()
+        await unit.until(f"{name} cleared", lambda s, n=name: n not in s.faults)
+    assert EventKind.FAULT in unit.kinds_of_events()
+
+
+async def test_estop_latches_and_reset_never_reopens(unit: Harness) -> None:
+    await unit.start()
+    await unit.port.open_valve()
+    await unit.until("valve open", lambda s: s.valve_commanded)
+    unit.sim.set_estop(True)
+    status = await unit.until("e-stop latched", lambda s: s.estop_latched)
+    assert not status.valve_commanded
+    unit.sim.set_estop(False)
+    await asyncio.sleep(0.05)
+    assert (await unit.port.read_status()).estop_latched  # released but not reset
+    await unit.port.reset_estop()
+    status = await unit.until("e-stop cleared", lambda s: not s.estop_latched)
+    assert not status.valve_commanded
+    estops = [e.value for e in unit.events if e.kind is EventKind.ESTOP]
+    assert estops[:1] == [True] and estops[-1] is False
+
+
+async def test_refusals_carry_the_units_code(unit: Harness) -> None:
+    await unit.start()
+    with pytest.raises(DeviceRefused) as info:
+        await unit.kind.provoke_refusal(unit.port, unit.handle)
+    assert info.value.code == unit.kind.refusal_code
+    assert unit.handle.url in str(info.value) and "\n" not in str(info.value)
+    status = await unit.port.read_status()  # the link is still good
+    assert not status.valve_commanded
+
+
+async def test_link_loss_and_reconnect(unit: Harness) -> None:
+    await unit.start()
+    unit.sim.set_fault("drop_all", True)
+    with pytest.raises(DeviceError) as info:
+        for _ in range(10):
+            await unit.port.read_status()
+    assert unit.handle.url in str(info.value)
+    unit.sim.set_fault("drop_all", False)
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            status = await unit.port.read_status()
+            break
+        except DeviceError:
+            assert time.monotonic() < deadline, "no reconnect within 10 s"
+            await asyncio.sleep(0.05)
+    assert status.read_at_s > 0
+    await unit.port.heartbeat()
