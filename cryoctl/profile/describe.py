@@ -74,13 +74,20 @@ def _declared_device(raw: dict[str, Any]) -> DeviceKind | None:
         return None
 
 
+_SECTIONS = {"profile": "[profile]", "device": "[device]", "session": "[session]",
+             "zones": "[[zones]]"}
+
+
 def _message(error: ErrorDetails, path: str) -> str:
     kind = error["type"]
     value = error.get("input")
+    top_level = len(error["loc"]) == 1
     if kind == "missing":
+        if top_level and path in _SECTIONS:
+            return f"the {_SECTIONS[path]} table is required and missing"
         return "this key is required and missing"
     if kind == "extra_forbidden":
-        return "unknown key"
+        return "unknown table" if isinstance(value, dict) else "unknown key"
     if kind in _EXPECTED:
         expected = _EXPECTED[kind]
         if path == "zones" and kind == "tuple_type":

@@ -93,9 +93,9 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
         raise ProfileError(f"{source}: TOML syntax: {message}") from None
     except RecursionError:
         raise ProfileError(f"{source}: TOML syntax: values nested too deeply") from None
-    except ValueError as exc:
-        # tomllib lets int() refuse an integer too long to convert.
-        raise ProfileError(f"{source}: TOML syntax: {exc}") from None
+    except ValueError:
+        # tomllib lets int() refuse an integer too long to convert (over 4300 digits).
+        raise ProfileError(f"{source}: TOML syntax: an integer has too many digits") from None
 
 
 def _format(source: str, text: str, problems: list[Problem]) -> list[str]:
@@ -113,6 +113,9 @@ def parse_profile(data: bytes, *, source: str) -> LoadedProfile:
         raise _too_big(source, len(data))
     if not data.strip():
         raise ProfileError(f"{source}: the file is empty")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ProfileError(f"{source}: starts with a byte-order mark; save it as UTF-8 "
+                           "without one")
     text = _decode(data, source)
     raw = _parse_toml(text, source)
     try:
