@@ -1,0 +1,155 @@
+"""The treatment core's rules, one small pure function each.
+
+Each answers a question about a status (or the session's numbers) with ``None``
+when all is well and a short reason otherwise, so the refusals the panel shows
+and the guards the machine evaluates are the same text. Nothing here keeps
+state or reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cryoctl.port import Capabilities, DeviceKind, Status
+from cryoctl.profile import CjAirDevice, N2Device, Profile
+from cryoctl.units import O2_FAULT_PCT, O2_LOW_PCT, ln2_flow_g_s
+
+__all__ = [
+    "BUDGET_EPS_S",
+    "FEEDBACK_LAG_S",
+    "LOST_PERIODS",
+    "NO_FLOW_AFTER_S",
+    "NO_FLOW_TIP_C",
+    "SKIN_NO_READING_S",
+    "STALE_PERIODS",
+    "STUCK_CHECK_AFTER_S",
+    "cryogen_flow_g_s",
+    "estop_or_fault",
+    "fresh",
+    "implausible",
+    "nozzle_matches",
+    "oxygen",
+    "oxygen_fault",
+    "profile_fits",
+    "skin_band",
+    "unit_ready",
+]
+
+#: Data older than this many control periods is stale: no spray on it.
+STALE_PERIODS = 2
+#: No answer for longer than this many control periods: the link is lost.
+LOST_PERIODS = 3
+#: CJ-Air valve feedback must follow the command within this time.
+FEEDBACK_LAG_S = 0.1
+#: N2 tip must be below NO_FLOW_TIP_C this long after a spray starts.
+NO_FLOW_AFTER_S = 2.0
+NO_FLOW_TIP_C = -100.0
+#: After a close, the tip must have started to warm by this time.
+STUCK_CHECK_AFTER_S = 5.0
+#: Warming (degrees) that shows the flow stopped; less means "still falling".
+STUCK_MIN_RISE_C = 1.0
+#: A tip colder than this after a close still has cryogen on it.
+STUCK_COLD_TIP_C = -50.0
+#: CJ-Air: longest gap in skin readings while spraying.
+SKIN_NO_READING_S = 1.0
+#: Budgets below this are used up (float round-off, not a dose).
+BUDGET_EPS_S = 1e-6
+#: N2: pressure within this fraction of the set-point, dewar at least this full.
+PRESSURE_TOLERANCE = 0.10
+MIN_DEWAR_LEVEL_PCT = 10.0
+
+#: Plausible ranges of readings (outside: a sensor or data fault).
+_PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "o2_pct": (0.0, 100.0),
+    "tip_temp_c": (-200.0, 60.0),
+    "skin_temp_c": (-60.0, 60.0),
+    "outlet_temp_c": (-100.0, 60.0),
+    "pressure_kpa": (-10.0, 250.0),
+    "dewar_level_pct": (0.0, 100.0),
+}
+
+
+def profile_fits(profile: Profile, caps: Capabilities) -> str | None:
+    """The profile was written for the attached kind of unit and one of its nozzles."""
+    if profile.device_kind is not caps.kind:
+        return f"profile is for {profile.device_kind.value}, unit is {caps.kind.value}"
+    if profile.device.nozzle not in caps.nozzles:
+        return f"unit has no nozzle {profile.device.nozzle!r}"
+    if caps.kind is DeviceKind.N2 and profile.device.nozzle not in caps.nozzle_flow_g_s_at_50kpa:
+        return f"no flow figure for nozzle {profile.device.nozzle!r}"
+    return None
+
+
+def cryogen_flow_g_s(profile: Profile, caps: Capabilities) -> float:
+    """LN2 flow while open at the profile's set pressure (0 for cold air)."""
+    device = profile.device
+    if not isinstance(device, N2Device):
+        return 0.0
+    return ln2_flow_g_s(caps.nozzle_flow_g_s_at_50kpa[device.nozzle], device.pressure_kpa)
+
+
+def fresh(status: Status | None, now: float, period_s: float) -> str | None:
+    if status is None:
+        return "no data from the unit"
+    if now - status.read_at_s > STALE_PERIODS * period_s:
+        return f"unit data {now - status.read_at_s:.3f} s old"
+    return None
+
+
+def implausible(status: Status) -> str | None:
+    for name, (low, high) in _PLAUSIBLE.items():
+        value = getattr(status, name)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            return f"implausible {name} {value!r}"
+    return None
+
+
+def estop_or_fault(status: Status) -> str | None:
+    if status.estop_latched:
+        return "unit e-stop latched"
+    if status.faulted:
+        return f"unit fault {status.fault_bits:#06x}"
+    return None
+
+
+def oxygen(status: Status) -> str | None:
+    """Oxygen low enough to stop spraying (or no reading at all)."""
+    if status.o2_pct is None:
+        return "no oxygen reading"
+    if status.o2_pct < O2_LOW_PCT:
+        return f"oxygen {status.o2_pct:.1f} % below {O2_LOW_PCT} %"
+    return None
+
+
+def oxygen_fault(status: Status) -> bool:
+    return status.o2_pct is not None and status.o2_pct < O2_FAULT_PCT
+
+
+def nozzle_matches(profile: Profile, status: Status) -> str | None:
+    if status.nozzle != profile.device.nozzle:
+        return f"nozzle {status.nozzle!r} fitted, profile needs {profile.device.nozzle!r}"
+    return None
+
+
+def unit_ready(profile: Profile, status: Status) -> str | None:
+    device = profile.device
+    if isinstance(device, CjAirDevice):
+        return None if status.cooler_ready else "cooler not ready"
+    if status.pressure_kpa is None or status.dewar_level_pct is None:
+        return "no pressure or dewar reading"
+    if abs(status.pressure_kpa - device.pressure_kpa) > PRESSURE_TOLERANCE * device.pressure_kpa:
+        return f"pressure {status.pressure_kpa:.0f} kPa, set {device.pressure_kpa:.0f} kPa"
+    if status.dewar_level_pct < MIN_DEWAR_LEVEL_PCT:
+        return f"dewar at {status.dewar_level_pct:.0f} %"
+    return None
+
+
+def skin_band(device: CjAirDevice, skin_c: float) -> str:
+    """Which band a skin reading is in: "stop", "warn", "reduce" or "ok"."""
+    if skin_c <= device.skin_stop_c:
+        return "stop"
+    if skin_c < device.skin_warn_c:
+        return "warn"
+    if skin_c < device.skin_reduce_c:
+        return "reduce"
+    return "ok"

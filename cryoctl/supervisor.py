@@ -1,0 +1,214 @@
+"""The safety supervisor: a second, independent opinion on every valve command.
+
+Every cycle it gets the latest status, the valve command about to go out and an
+immutable :class:`SupervisorContext` (the profile's limits and where the session
+is: limits and selection, never the machine's counters). It answers
+:class:`Verdict` ``force_close`` whenever opening now would break an invariant of
+DESIGN.md, whatever state the treatment machine is in. It keeps its own small
+bookkeeping from what it observes (continuous-open time, totals per site, rest
+and re-press, session time, cryogen, skin lock-outs) and shares no mutable state
+with the machine, so it holds when the machine is wrong. It deliberately does not
+use the machine's rule functions either.
+
+Where the two could disagree by timing it is the more lenient one (rest counted
+from the close rather than from the release, session time counted from the first
+check it sees), so a correct machine never gets overruled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cryoctl.port import DeviceEvent, EventKind, Status
+
+__all__ = ["SafetySupervisor", "SupervisorContext", "Verdict"]
+
+_O2_LOW_PCT = 19.5
+_STALE_PERIODS = 2
+_SKIN_GAP_S = 1.0
+_EPS = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorContext:
+    """Limits in force now. Built fresh each cycle from the profile and the selection."""
+
+    session_id: int
+    #: (zone index, site index)
+    site: tuple[int, int]
+    nozzle: str
+    max_dwell_s: float
+    max_total_s: float
+    passes: int
+    rest_s: float
+    max_session_s: float
+    max_cryogen_g: float | None
+    flow_g_s: float
+    skin_stop_c: float | None
+    skin_warn_c: float | None
+    paused: bool
+    host_estop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    force_close: bool
+    reasons: tuple[str, ...] = ()
+
+
+class SafetySupervisor:
+    """Checks each proposed valve command against its own observations."""
+
+    def __init__(self, *, control_period_s: float = 0.02) -> None:
+        if not (math.isfinite(control_period_s) and control_period_s > 0):
+            raise ValueError("control_period_s must be finite and > 0")
+        self._period_s = control_period_s
+        self._session_id: int | None = None
+        self._last_check_s: float | None = None
+        self._last_paused = True
+        self._session_s = 0.0
+        self._cryogen_g = 0.0
+        self._open_since_s: float | None = None
+        self._open_flow_g_s = 0.0
+        self._open_site: tuple[int, int] = (0, 0)
+        self._site_open_s: dict[tuple[int, int], float] = {}
+        self._site_opens: dict[tuple[int, int], int] = {}
+        self._site_closed_at_s: dict[tuple[int, int], float] = {}
+        self._trigger_down = False
+        self._trigger_at_s = -math.inf
+        self._need_release = False
+        self._estop_event_at_s = -math.inf
+        self._skin_locked: set[int] = set()
+        self._skin_missing_since_s: float | None = None
+        #: Forced closes so far (a correct machine never needs one).
+        self.interventions = 0
+
+    def on_event(self, event: DeviceEvent) -> None:
+        if event.kind is EventKind.TRIGGER:
+            self._see_trigger(bool(event.value), event.at_s)
+        elif event.kind is EventKind.ESTOP and event.value:
+            self._estop_event_at_s = max(self._estop_event_at_s, event.at_s)
+
+    def _see_trigger(self, down: bool, at_s: float) -> None:
+        if at_s >= self._trigger_at_s:
+            self._trigger_at_s = at_s
+            self._trigger_down = down
+            if not down:
+                self._need_release = False
+
+    def _observe(self, now: float, status: Status | None, ctx: SupervisorContext | None) -> None:
+        last = self._last_check_s
+        if last is not None and now > last:
+            if self._open_since_s is not None:
+                site = self._open_site
+                self._site_open_s[site] = self._site_open_s.get(site, 0.0) + (now - last)
+                self._cryogen_g += (now - last) * self._open_flow_g_s
+            same = ctx is not None and ctx.session_id == self._session_id
+            if same and ctx is not None and not (ctx.paused or self._last_paused):
+                self._session_s += now - last
+        if ctx is not None and ctx.session_id != self._session_id:
+            self._session_id = ctx.session_id
+            self._session_s = self._cryogen_g = 0.0
+            self._site_open_s.clear()
+            self._site_opens.clear()
+            self._site_closed_at_s.clear()
+            self._skin_locked.clear()
+        self._last_check_s = now
+        self._last_paused = True if ctx is None else ctx.paused
+        if status is None:
+            return
+        self._see_trigger(status.trigger, status.read_at_s)
+        if ctx is not None and ctx.skin_stop_c is not None and ctx.skin_warn_c is not None:
+            skin = status.skin_temp_c
+            if skin is not None and skin <= ctx.skin_stop_c:
+                self._skin_locked.add(ctx.site[0])
+            elif skin is not None and skin >= ctx.skin_warn_c:
+                self._skin_locked.discard(ctx.site[0])
+
+    def _status_reasons(self, now: float, st: Status | None, ctx: SupervisorContext) -> list[str]:
+        if st is None:
+            return ["no status from the unit"]
+        out: list[str] = []
+        if now - st.read_at_s > _STALE_PERIODS * self._period_s + _EPS:
+            out.append("stale status")
+        if st.estop_latched or st.read_at_s < self._estop_event_at_s:
+            out.append("unit e-stop")
+        if st.fault_bits:
+            out.append("unit fault")
+        if st.o2_pct is None or not st.o2_pct >= _O2_LOW_PCT:
+            out.append("oxygen low or unknown")
+        if st.nozzle != ctx.nozzle:
+            out.append(f"nozzle {st.nozzle!r} is not {ctx.nozzle!r}")
+        if not self._trigger_down:
+            out.append("trigger not held")
+        values = (st.o2_pct, st.skin_temp_c, st.tip_temp_c, st.pressure_kpa)
+        if any(v is not None and not math.isfinite(v) for v in values):
+            out.append("non-finite reading")
+        if ctx.skin_stop_c is not None and self._open_since_s is not None:
+            if st.skin_temp_c is None:
+                since = self._skin_missing_since_s
+                self._skin_missing_since_s = since = now if since is None else since
+                if now - since > _SKIN_GAP_S + self._period_s:
+                    out.append("no skin reading")
+            else:
+                self._skin_missing_since_s = None
+        return out
+
+    def _limit_reasons(self, now: float, ctx: SupervisorContext) -> list[str]:
+        out: list[str] = []
+        site = ctx.site
+        if ctx.host_estop:
+            out.append("host e-stop")
+        if ctx.paused:
+            out.append("session paused")
+        if self._open_since_s is None:
+            if self._need_release:
+                out.append("trigger not released since the last close")
+            if now < self._site_closed_at_s.get(site, -math.inf) + ctx.rest_s - _EPS:
+                out.append("zone rest not over")
+            if self._site_opens.get(site, 0) >= ctx.passes:
+                out.append("passes used up")
+        elif now - self._open_since_s > ctx.max_dwell_s + _EPS:
+            out.append("dwell limit")
+        if site[0] in self._skin_locked:
+            out.append("skin stop in this zone")
+        if self._site_open_s.get(site, 0.0) > ctx.max_total_s + _EPS:
+            out.append("zone total")
+        if self._session_s > ctx.max_session_s + _EPS:
+            out.append("session time")
+        if ctx.max_cryogen_g is not None and self._cryogen_g > ctx.max_cryogen_g + _EPS:
+            out.append("cryogen budget")
+        return out
+
+    def check(
+        self,
+        now: float,
+        status: Status | None,
+        proposed_open: bool,
+        context: SupervisorContext | None,
+    ) -> Verdict:
+        """Judge the command about to go out; remember what was finally commanded."""
+        self._observe(now, status, context)
+        reasons: list[str] = []
+        if proposed_open:
+            if context is None:
+                reasons.append("no session")
+            else:
+                reasons += self._status_reasons(now, status, context)
+                reasons += self._limit_reasons(now, context)
+        force = proposed_open and bool(reasons)
+        final_open = proposed_open and not force
+        if final_open and self._open_since_s is None and context is not None:
+            self._open_since_s = now
+            self._open_site = context.site
+            self._open_flow_g_s = context.flow_g_s
+            self._site_opens[context.site] = self._site_opens.get(context.site, 0) + 1
+            self._skin_missing_since_s = None
+        elif not final_open and self._open_since_s is not None:
+            self._open_since_s = None
+            self._site_closed_at_s[self._open_site] = now
+            self._need_release = self._trigger_down
+        if force:
+            self.interventions += 1
+        return Verdict(force, tuple(reasons))

@@ -1,0 +1,535 @@
+"""The treatment core: the machine, the session and its ledger, and the rules.
+
+Pure: no I/O and no clock. Every entry point takes ``now`` (monotonic seconds)
+and returns :class:`Commands`, what the unit should be told. The asyncio shell
+(:mod:`cryoctl.controller`) feeds it statuses, read errors and unit events, and
+sleeps to ``Commands.next_deadline_s`` so a dwell cut-off closes at its exact
+deadline, not at the next tick. Status-driven watches (hazards, skin, effect
+checks) live in :mod:`cryoctl.watch`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cryoctl import rules
+from cryoctl.alarms import AlarmCode, AlarmManager
+from cryoctl.errors import MachineRefused
+from cryoctl.ledger import DoseLedger
+from cryoctl.machine import Phase, TreatmentMachine
+from cryoctl.port import Capabilities, DeviceEvent, DeviceSettings, EventKind, Status
+from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
+from cryoctl.session import Outcome, Session, SessionRecord
+from cryoctl.supervisor import SupervisorContext
+from cryoctl.watch import StatusWatch
+
+__all__ = ["Commands", "Treatment"]
+
+_CUTOFF_ALARMS = {
+    "dwell": AlarmCode.DWELL_CUTOFF,
+    "zone": AlarmCode.ZONE_CAP,
+    "session": AlarmCode.SESSION_TIME_CAP,
+    "cryogen": AlarmCode.CRYOGEN_CAP,
+}
+#: Alarms that keep the valve shut until they are acknowledged and their cause has gone.
+_BLOCKING_ALARMS = (
+    AlarmCode.O2_LOW,
+    AlarmCode.O2_FAULT,
+    AlarmCode.NO_FLOW,
+    AlarmCode.VALVE_STUCK_OPEN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """What the unit should be told now."""
+
+    valve_open: bool
+    #: Close ahead of anything queued (e-stop, a hazard).
+    close_first: bool = False
+    #: CJ-Air blower level wanted now (None: leave it).
+    airflow_level: int | None = None
+    #: Set-points to write before the profile may be used.
+    settings: DeviceSettings | None = None
+    reset_faults: bool = False
+    reset_estop: bool = False
+    #: The exact time the open valve must close (the shell wakes then).
+    next_deadline_s: float | None = None
+
+
+def settings_for(loaded: LoadedProfile) -> DeviceSettings:
+    device = loaded.profile.device
+    if isinstance(device, N2Device):
+        return DeviceSettings(pressure_kpa=device.pressure_kpa)
+    return DeviceSettings(
+        airflow_level=device.airflow_level, outlet_temp_c=device.outlet_temp_c, cooler_on=True
+    )
+
+
+class Treatment:
+    """Owns the machine, the session and its ledger; answers the machine's guards."""
+
+    def __init__(
+        self, capabilities: Capabilities, alarms: AlarmManager, *, control_period_s: float = 0.02
+    ) -> None:
+        if not (math.isfinite(control_period_s) and control_period_s > 0):
+            raise ValueError("control_period_s must be finite and > 0")
+        self.caps = capabilities
+        self.alarms = alarms
+        self.period_s = control_period_s
+        self.machine = TreatmentMachine(self)
+        self.loaded: LoadedProfile | None = None
+        self.session: Session | None = None
+        self.records: list[SessionRecord] = []
+        #: Why the last press did not spray (empty when it did).
+        self.refusals: tuple[str, ...] = ()
+        self.status: Status | None = None
+        self.host_estop: str | None = None
+        self.airflow_level: int | None = None
+        self.spray_since_s: float | None = None
+        self.closed_at_s: float | None = None
+        self._now = -math.inf
+        self._settings_ok = False
+        self._protection_ok = False
+        self._last_answer_s: float | None = None
+        self._trigger_down = False
+        self._trigger_at_s = -math.inf
+        self._press_edge = False
+        self._deadline_s: float | None = None
+        self._deadline_cause = "dwell"
+        self._accrued_to_s = 0.0
+        self._reset_estop_asked = False
+        self._reset_fault_asked = False
+        self._sessions_started = 0
+        self._watch = StatusWatch(self)
+
+    @property
+    def phase(self) -> Phase:
+        return self.machine.phase
+
+    # -- guards the machine's table names --------------------------------------
+
+    def protection_verified(self) -> bool:
+        return self._protection_ok
+
+    def profile_fits_unit(self) -> bool:
+        return (
+            self.loaded is not None
+            and self._settings_ok
+            and rules.profile_fits(self.loaded.profile, self.caps) is None
+        )
+
+    def spray_permitted(self) -> bool:
+        self.refusals = self.spray_refusals(self._now)
+        return not self.refusals
+
+    def pass_open(self) -> bool:
+        return self.session is not None and self.session.pass_open
+
+    def rest_elapsed(self) -> bool:
+        return self.session is not None and self._now >= self.session.rest_until_s
+
+    def has_next_site(self) -> bool:
+        s = self.session
+        return s is not None and s.site + 1 < s.zone_limits.repeat
+
+    def has_next_zone(self) -> bool:
+        s = self.session
+        return s is not None and s.zone + 1 < len(s.loaded.profile.zones)
+
+    def estop_latch_clear(self) -> bool:
+        st = self.status
+        return (
+            self._reset_estop_asked
+            and st is not None
+            and rules.fresh(st, self._now, self.period_s) is None
+            and not st.estop_latched
+        )
+
+    def fault_cleared(self) -> bool:
+        st = self.status
+        return (
+            self._reset_fault_asked
+            and st is not None
+            and rules.fresh(st, self._now, self.period_s) is None
+            and not st.faulted
+            and not rules.oxygen_fault(st)
+        )
+
+    # -- the rules for a new spray ---------------------------------------------
+
+    def spray_refusals(self, now: float) -> tuple[str, ...]:
+        """Every reason a spray may not start now; empty when it may."""
+        found: list[str | None] = []
+        s, st = self.session, self.status
+        if s is None or self.loaded is None:
+            return ("no session running",)
+        found.append(rules.profile_fits(self.loaded.profile, self.caps))
+        found.append(None if self._settings_ok else "set-points not applied")
+        found.append(f"host e-stop ({self.host_estop})" if self.host_estop else None)
+        found.append(rules.fresh(st, now, self.period_s))
+        if st is not None:
+            found += [
+                rules.estop_or_fault(st),
+                rules.implausible(st),
+                rules.oxygen(st),
+                rules.nozzle_matches(self.loaded.profile, st),
+                rules.unit_ready(self.loaded.profile, st),
+                None if st.trigger and self._trigger_down else "trigger not held",
+            ]
+        found += [f"{code.value} alarm" for code in _BLOCKING_ALARMS if self.alarms.is_active(code)]
+        found.append("resting" if now < s.rest_until_s else None)
+        if s.ledger.site(s.key).passes >= s.zone_limits.passes:
+            found.append(f"all {s.zone_limits.passes} passes done")
+        budget_s, cause = s.budget_s(now)
+        found.append(f"{cause} budget used up" if budget_s <= rules.BUDGET_EPS_S else None)
+        found.append("skin too cold in this zone" if s.zone in s.skin_locked_zones else None)
+        return tuple(r for r in found if r is not None)
+
+    # -- start-up ----------------------------------------------------------------
+
+    def on_connected(self, now: float) -> Commands:
+        self._now = now
+        self._last_answer_s = now
+        for trigger in ("connected", "link_back"):
+            if self.machine.allows(trigger):
+                self.machine.fire(trigger)
+        return self.commands()
+
+    def on_selftest(self, *, protection_ok: bool, now: float, detail: str = "") -> Commands:
+        self._now = now
+        self._protection_ok = protection_ok
+        if protection_ok:
+            self.alarms.clear_condition(AlarmCode.CONFIG_MISMATCH, now)
+            self.machine.fire("selftest_passed")
+        else:
+            self.alarms.raise_alarm(AlarmCode.CONFIG_MISMATCH, now, detail)
+            self.machine.fire("selftest_failed")
+        return self.commands()
+
+    def load(self, loaded: LoadedProfile, now: float) -> Commands:
+        """Choose a profile; its set-points must be applied before it is used."""
+        self._now = now
+        if not self.machine.allows("load_profile"):
+            raise MachineRefused(f"cannot load a profile in {self.phase}")
+        problem = rules.profile_fits(loaded.profile, self.caps)
+        if problem:
+            raise MachineRefused(problem)
+        self.loaded, self._settings_ok = loaded, False
+        device = loaded.profile.device
+        self.airflow_level = device.airflow_level if isinstance(device, CjAirDevice) else None
+        return Commands(valve_open=False, settings=settings_for(loaded))
+
+    def settings_applied(self, sha256: str, now: float) -> Commands:
+        self._now = now
+        if self.loaded is None or self.loaded.sha256 != sha256:
+            raise MachineRefused("set-points applied for a profile that is not loaded")
+        self._settings_ok = True
+        self.machine.fire("load_profile")
+        return self.commands()
+
+    # -- staff ---------------------------------------------------------------------
+
+    def start_session(self, now: float) -> Commands:
+        self._update(now)
+        if self.loaded is None or not self.machine.fire("start"):
+            raise MachineRefused("no applied profile that fits the unit")
+        self._sessions_started += 1
+        flow = rules.cryogen_flow_g_s(self.loaded.profile, self.caps)
+        self.session = Session(
+            session_id=self._sessions_started,
+            loaded=self.loaded,
+            started_at_s=now,
+            ledger=DoseLedger(zone_count=len(self.loaded.profile.zones), flow_g_s=flow),
+        )
+        self._press_edge = False
+        return self._update(now)
+
+    def pause(self, now: float) -> Commands:
+        self._update(now)
+        self._leave_spraying(now)
+        self.machine.fire("pause")
+        assert self.session is not None
+        self.session.end_pass(now)
+        self.session.paused_since_s = now
+        return self._update(now)
+
+    def resume(self, now: float) -> Commands:
+        self._update(now)
+        self.machine.fire("resume")
+        s = self.session
+        assert s is not None and s.paused_since_s is not None
+        s.paused_s += now - s.paused_since_s
+        s.paused_since_s = None
+        self._press_edge = False
+        return self._update(now)
+
+    def next_site(self, now: float) -> Commands:
+        return self._move(now, "next_site")
+
+    def next_zone(self, now: float) -> Commands:
+        return self._move(now, "next_zone")
+
+    def _move(self, now: float, trigger: str) -> Commands:
+        self._update(now)
+        s = self.session
+        if s is None or not self.machine.fire(trigger):
+            raise MachineRefused(f"{trigger}: no further {trigger.removeprefix('next_')}")
+        s.end_pass(now)
+        if trigger == "next_zone":
+            s.move_to(s.zone + 1, 0)
+        else:
+            s.move_to(s.zone, s.site + 1)
+        device = s.loaded.profile.device
+        if isinstance(device, CjAirDevice):
+            self.airflow_level = device.airflow_level
+        self.alarms.clear_condition(AlarmCode.ZONE_CAP, now)
+        self._press_edge = False
+        return self._update(now)
+
+    def finish(self, now: float) -> Commands:
+        """Staff end the session: completed on the last zone, stopped before it."""
+        self._update(now)
+        self._leave_spraying(now)
+        self.machine.fire("finish")
+        s = self.session
+        assert s is not None
+        last = s.zone + 1 == len(s.loaded.profile.zones)
+        self._end_session(now, Outcome.COMPLETED if last else Outcome.STOPPED, "staff")
+        return self._update(now)
+
+    def dismiss(self, now: float) -> Commands:
+        self.machine.fire("dismiss")
+        return self._update(now)
+
+    def estop(self, source: str, now: float) -> Commands:
+        """E-stop from any source: the shell has already sent the close."""
+        self._now = now
+        self.host_estop = self.host_estop or source
+        self.enter_estop(source, now)
+        return self._update(now)
+
+    def request_estop_reset(self, now: float) -> Commands:
+        if self.phase is not Phase.ESTOP:
+            raise MachineRefused(f"no e-stop to reset in {self.phase}")
+        self._reset_estop_asked = True
+        return Commands(valve_open=False, reset_estop=True)
+
+    def refuse_estop_reset(self, reason: str) -> None:
+        """The unit's latch is still set: a reset needs a new, deliberate request."""
+        if self._reset_estop_asked:
+            self._reset_estop_asked = False
+            self.refusals = (reason,)
+
+    def request_fault_reset(self, now: float) -> Commands:
+        if self.phase is not Phase.FAULT:
+            raise MachineRefused(f"no fault to reset in {self.phase}")
+        self._reset_fault_asked = True
+        return Commands(valve_open=False, reset_faults=True)
+
+    def acknowledge_alarms(self, now: float, *, up_to_seq: int | None = None) -> Commands:
+        self.alarms.acknowledge(now, up_to_seq=up_to_seq)
+        return self._update(now)
+
+    # -- the unit -------------------------------------------------------------------
+
+    def on_status(self, status: Status, now: float) -> Commands:
+        was_spraying = self.phase is Phase.SPRAYING
+        self._accrue(now)
+        self.status = status
+        self._last_answer_s = now
+        self._now = now
+        if status.read_at_s >= self._trigger_at_s:
+            self._see_trigger(status.trigger, status.read_at_s, now)
+        self._watch.on_status(status, now, was_spraying=was_spraying)
+        return self._update(now)
+
+    def on_read_error(self, now: float, *, detail: str = "read error") -> Commands:
+        self._now = now
+        if self.phase is Phase.SPRAYING:
+            self.close(now, detail, AlarmCode.STALE_DATA)
+        return self._update(now)
+
+    def on_event(self, event: DeviceEvent, now: float) -> Commands:
+        self._now = now
+        if event.kind is EventKind.TRIGGER:
+            self._see_trigger(bool(event.value), event.at_s, now)
+        elif event.kind is EventKind.ESTOP and event.value:
+            self.enter_estop("unit e-stop", now)
+        elif event.kind is EventKind.LEASE_EXPIRED and self.phase is Phase.SPRAYING:
+            self.close(now, "lease ran out", AlarmCode.STALE_DATA)
+        return self._update(now)
+
+    def tick(self, now: float) -> Commands:
+        return self._update(now)
+
+    def on_forced_close(self, now: float, reasons: tuple[str, ...]) -> Commands:
+        """The safety supervisor closed the valve; the machine follows."""
+        self._now = now
+        if self.phase is Phase.SPRAYING:
+            self.close(now, "; ".join(reasons), None)
+        return self.commands()
+
+    # -- inside -----------------------------------------------------------------------
+
+    def _see_trigger(self, down: bool, at_s: float, now: float) -> None:
+        self._trigger_at_s = max(self._trigger_at_s, at_s)
+        if down and not self._trigger_down:
+            self._press_edge = True
+        elif not down and self._trigger_down:
+            self._press_edge = False
+            self._released(now)
+        self._trigger_down = down
+
+    def _released(self, now: float) -> None:
+        s = self.session
+        if self.phase is Phase.SPRAYING:
+            self._leave_spraying(now)
+        if s is not None and self.machine.allows("release") and self.machine.fire("release"):
+            s.end_pass(now)
+
+    def _accrue(self, now: float) -> None:
+        s = self.session
+        if self.phase is Phase.SPRAYING and s is not None and now > self._accrued_to_s:
+            s.ledger.add_open(s.key, now - self._accrued_to_s)
+            self._accrued_to_s = now
+
+    def _leave_spraying(self, now: float) -> None:
+        """Book the open time and forget the spray; the caller fires the transition."""
+        if self.phase is Phase.SPRAYING:
+            self._accrue(now)
+            self.spray_since_s = None
+            self._deadline_s = None
+            self.closed_at_s = now
+            self._watch.spray_ended(now)
+
+    def close(self, now: float, reason: str, alarm: AlarmCode | None) -> None:
+        """Close with the trigger still held: the pass stays open until it is released."""
+        if alarm is not None:
+            self.alarms.raise_alarm(alarm, now, reason)
+        if self.phase is Phase.SPRAYING:
+            self._leave_spraying(now)
+            self.machine.fire("close")
+
+    def enter_estop(self, source: str, now: float) -> None:
+        self._leave_spraying(now)
+        self.alarms.raise_alarm(AlarmCode.ESTOP, now, source)
+        self._reset_estop_asked = False
+        self.machine.fire("estop")
+        self._end_session(now, Outcome.ESTOP, source)
+
+    def enter_fault(self, code: AlarmCode, detail: str, now: float) -> None:
+        self.alarms.raise_alarm(code, now, detail)
+        if self.phase in (Phase.ESTOP, Phase.FAULT, Phase.STARTING, Phase.SELFTEST):
+            return
+        self._leave_spraying(now)
+        self._reset_fault_asked = False
+        self.machine.fire("fault")
+        self._end_session(now, Outcome.FAULT, detail)
+
+    def _end_session(self, now: float, outcome: Outcome, reason: str) -> None:
+        if self.session is not None:
+            self.records.append(self.session.record(outcome, reason, now))
+            self.session = None
+            for code in (AlarmCode.DWELL_CUTOFF, AlarmCode.ZONE_CAP, AlarmCode.SESSION_TIME_CAP,
+                         AlarmCode.CRYOGEN_CAP):
+                self.alarms.clear_condition(code, now)
+
+    def _update(self, now: float) -> Commands:
+        self._now = now
+        self._accrue(now)
+        phase = self.phase
+        if (
+            self._last_answer_s is not None
+            and now - self._last_answer_s > rules.LOST_PERIODS * self.period_s
+            and self.machine.allows("link_lost")
+            and phase is not Phase.DISCONNECTED
+        ):
+            self._leave_spraying(now)
+            self.alarms.raise_alarm(AlarmCode.COMM_LOST, now, "no answer from the unit")
+            self.machine.fire("link_lost")
+            self._end_session(now, Outcome.INTERRUPTED, "communication lost")
+        if self.phase is Phase.ESTOP and self._reset_estop_asked and self.machine.fire(
+            "reset_estop"
+        ):
+            self.host_estop = None
+            self._reset_estop_asked = False
+            self.alarms.clear_condition(AlarmCode.ESTOP, now)
+        if self.phase is Phase.FAULT and self._reset_fault_asked and self.machine.fire(
+            "reset_fault"
+        ):
+            self._reset_fault_asked = False
+            for code in (AlarmCode.UNIT_FAULT, AlarmCode.O2_FAULT):
+                self.alarms.clear_condition(code, now)
+        self._watch_spraying(now)
+        s = self.session
+        if self.phase is Phase.RESTING and s is not None and now >= s.rest_until_s:
+            self.machine.fire("rest_over")
+        # A press seen as an event waits for a status that shows it, so the
+        # machine and the supervisor judge the same data.
+        held = self.status is not None and self.status.trigger
+        if self.phase is Phase.ARMED and self._press_edge and held:
+            self._press_edge = False
+            if self.machine.fire("spray"):
+                self._begin_spray(now)
+        self._press_edge = self._press_edge and self.phase is Phase.ARMED
+        return self.commands()
+
+    def _watch_spraying(self, now: float) -> None:
+        if self.phase is not Phase.SPRAYING:
+            return
+        stale = rules.fresh(self.status, now, self.period_s)
+        if stale is not None:
+            self.close(now, stale, AlarmCode.STALE_DATA)
+        elif self._deadline_s is not None and now >= self._deadline_s:
+            cause = self._deadline_cause
+            self.close(now, f"{cause} limit reached", _CUTOFF_ALARMS[cause])
+
+    def _begin_spray(self, now: float) -> None:
+        s = self.session
+        assert s is not None
+        budget_s, cause = s.budget_s(now)
+        self.spray_since_s = now
+        self._accrued_to_s = now
+        self._deadline_s = now + budget_s
+        self._deadline_cause = cause
+        self.closed_at_s = None
+        s.pass_open = True
+        s.ledger.spray_started(s.key)
+        self.alarms.clear_condition(AlarmCode.DWELL_CUTOFF, now)
+        self._watch.spray_started(now)
+
+    def commands(self) -> Commands:
+        spraying = self.phase is Phase.SPRAYING
+        return Commands(
+            valve_open=spraying,
+            close_first=self.phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
+            airflow_level=self.airflow_level,
+            next_deadline_s=self._deadline_s if spraying else None,
+        )
+
+    def supervisor_context(self) -> SupervisorContext | None:
+        s = self.session
+        if s is None:
+            return None
+        device = s.loaded.profile.device
+        zone = s.zone_limits
+        limits = s.loaded.profile.session
+        cj = device if isinstance(device, CjAirDevice) else None
+        return SupervisorContext(
+            session_id=s.session_id,
+            site=s.key,
+            nozzle=device.nozzle,
+            max_dwell_s=zone.max_dwell_s,
+            max_total_s=zone.max_total_s,
+            passes=zone.passes,
+            rest_s=zone.rest_s,
+            max_session_s=limits.max_session_s,
+            max_cryogen_g=limits.max_cryogen_g,
+            flow_g_s=s.ledger.flow_g_s,
+            skin_stop_c=cj.skin_stop_c if cj else None,
+            skin_warn_c=cj.skin_warn_c if cj else None,
+            paused=self.phase is Phase.PAUSED,
+            host_estop=self.host_estop is not None,
+        )
