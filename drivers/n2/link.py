@@ -96,6 +96,7 @@ class N2Link:
             stopbits=serial.STOPBITS_ONE,
             xonxoff=False,
             rtscts=False,
+            exclusive=True,  # a second host on the same serial line is refused
             timeout=0,
             write_timeout=self._write_timeout_ms / 1000.0,
         )
@@ -114,7 +115,7 @@ class N2Link:
                 f"{self._url}: port did not open within {timeout_ms} ms"
             ) from None
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceUnavailable(f"{self._url}: cannot open port: {exc}") from None
+            raise DeviceUnavailable(f"{self._url}: {exc}") from None
         self._splitter = LineSplitter()
         self._port = port
         loop.add_reader(port.fileno(), self._on_readable)

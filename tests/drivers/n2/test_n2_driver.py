@@ -300,3 +300,18 @@ async def test_tcp_link_loss_reconnects_to_the_same_unit_only() -> None:
     finally:
         await drv.aclose()
         await unit.aclose()
+
+
+async def test_a_second_host_on_the_same_serial_line_is_refused() -> None:
+    unit = ScriptedPeer()
+    url = unit.start_pty()
+    first = N2Driver.from_url(url, clock=time.monotonic)
+    second = N2Driver.from_url(url, clock=time.monotonic)
+    try:
+        await first.connect()
+        with pytest.raises(DeviceUnavailable) as caught:
+            await second.connect()
+        assert url in str(caught.value)
+    finally:
+        await first.aclose()
+        await unit.aclose()
