@@ -6,6 +6,8 @@ import functools
 import re
 from collections.abc import Iterable
 
+import serial
+
 from simulator.base import ManualClock
 from simulator.n2.unit import N2Config, N2Unit
 
@@ -74,3 +76,44 @@ class Bench:
 
 def only_events(lines: Iterable[str]) -> list[str]:
     return [line for line in lines if line.startswith("EV,")]
+
+
+class LineClient:
+    """A host on a real port (pyserial: a pty path or ``socket://``), reading whole lines."""
+
+    def __init__(self, url: str, *, timeout_s: float = 1.0) -> None:
+        self.port = serial.serial_for_url(url, baudrate=115200, timeout=timeout_s)
+        self.port.reset_input_buffer()
+        self.events: list[str] = []
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self) -> LineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def line(self) -> str:
+        raw = self.port.readline()
+        assert raw.endswith(b"\n"), f"no complete line within the timeout: {raw!r}"
+        return unframe(raw)
+
+    def answer(self) -> str:
+        while True:
+            line = self.line()
+            if not line.startswith("EV,"):
+                return line
+            self.events.append(line)
+
+    def ask(self, body: str) -> str:
+        self.port.write(frame(body))
+        return self.answer()
+
+    def event(self) -> str:
+        if self.events:
+            return self.events.pop(0)
+        line = self.line()
+        assert line.startswith("EV,"), line
+        return line

@@ -1,0 +1,171 @@
+"""The N2 unit over real transports: TCP (raw socket and pyserial socket://) and a pty."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import serial
+from sim_n2_bench import LineClient, frame, split_lines
+
+from simulator.n2.fixtures import N2Handle
+from simulator.n2.unit import N2Config
+
+ROWS = [
+    ("ID", "OK,ID,N2-CRYO,SIM00001,C.1.0"),
+    ("HB,17", "OK,HB,17"),
+    ("WDT,5000", "OK,WDT,5000"),
+    ("PRESS,80", "OK,PRESS,80"),
+    ("RESET", "OK,RESET"),
+    ("OPEN,20", "OK,OPEN,20"),
+    ("CLOSE", "OK,CLOSE"),
+    ("WDT,99", "ER,WDT,RNG"),
+    ("PRESS,x", "ER,PRESS,SYN"),
+    ("NOPE", "ER,NOPE,UNK"),
+]
+
+
+def _urls(h: N2Handle) -> str:
+    return h.path if h.path is not None else f"socket://{h.host}:{h.port}"
+
+
+@pytest.mark.parametrize("transport", ["tcp", "pty"])
+def test_every_row_over_pyserial(n2_factory, transport: str) -> None:
+    h = n2_factory(transport)
+    with LineClient(_urls(h)) as c:
+        for body, answer in ROWS:
+            assert c.ask(body) == answer
+        stat = c.ask("STAT").split(",")
+        assert stat[:6] == ["OK", "STAT", "0", "0", "0", "A"] and stat[-1] == "0000"
+        c.port.write(b"$HB,17*21\r\n")
+        assert c.answer() == "ER,HB,CHK"
+        h.unit.set_estop(True)
+        assert c.event() == "EV,ESTOP,1"
+        assert c.ask("OPEN,100") == "ER,OPEN,ILK"
+
+
+def test_fixture_urls_and_addresses(n2_tcp, n2_pty) -> None:
+    assert n2_tcp.url == f"n2+socket://127.0.0.1:{n2_tcp.port}"
+    assert n2_pty.url == f"n2+serial://{n2_pty.path}?baud=115200"
+    assert n2_tcp.control_url.startswith("http://127.0.0.1:")
+    assert n2_tcp.unit.kind == "n2"
+
+
+def test_raw_socket_and_unsolicited_events(n2_tcp) -> None:
+    with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as s:
+        s.sendall(frame("RESET"))
+        reader = s.makefile("rb")
+        assert split_lines(reader.readline())[0] == "OK,RESET"
+        httpx.post(f"{n2_tcp.control_url}/trigger", json={"pressed": True}).raise_for_status()
+        assert split_lines(reader.readline()) == ["EV,TRIG,1"]
+        httpx.post(f"{n2_tcp.control_url}/nozzle", json={"code": "C"}).raise_for_status()
+        assert split_lines(reader.readline()) == ["EV,NOZZLE,C"]
+        reader.close()
+
+
+def test_a_second_tcp_client_is_refused_while_the_first_is_on(n2_tcp) -> None:
+    with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as first:
+        first.sendall(frame("HB,1"))
+        assert first.recv(100) == frame("OK,HB,1")
+        with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as second:
+            assert second.recv(100) == b""  # closed by the unit at once
+        first.sendall(frame("HB,3"))
+        assert first.recv(100) == frame("OK,HB,3")
+    deadline = time.monotonic() + 2
+    while True:  # the line is free again once the first client is gone
+        with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as third:
+            third.sendall(frame("HB,4"))
+            got = third.recv(100)
+        if got or time.monotonic() > deadline:
+            break
+    assert got == frame("OK,HB,4")
+
+
+def test_a_new_client_starts_with_an_empty_line(n2_tcp) -> None:
+    with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as s:
+        s.sendall(b"$HB,1")
+    time.sleep(0.05)
+    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+        assert c.ask("HB,2") == "OK,HB,2"
+
+
+def test_answers_arrive_within_20_ms(n2_tcp) -> None:
+    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+        c.ask("WDT,5000")
+        times = []
+        for seq in range(200):
+            t0 = time.perf_counter()
+            assert c.ask(f"HB,{seq}") == f"OK,HB,{seq}"
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    assert times[len(times) // 2] < 0.005
+    assert times[-3] < 0.020
+
+
+def test_the_pty_link_is_raw(n2_pty) -> None:
+    port = serial.serial_for_url(n2_pty.path, timeout=1)
+    try:
+        port.reset_input_buffer()
+        port.write(frame("HB,13"))  # CR must not turn into LF, nothing may echo
+        assert port.readline() == frame("OK,HB,13")
+    finally:
+        port.close()
+
+
+def test_control_channel_routes(n2_tcp) -> None:
+    url = n2_tcp.control_url
+    for route, body in [
+        ("/trigger", {"pressed": True}),
+        ("/estop", {"pressed": True}),
+        ("/estop", {"pressed": False}),
+        ("/nozzle", {"code": "P"}),
+        ("/o2", {"pct": 19.0}),
+        ("/level", {"pct": 42.0}),
+        ("/fault", {"name": "TIP_SENSOR", "active": True, "value": -250}),
+        ("/fault", {"name": "delay", "active": True, "value": 5}),
+    ]:
+        r = httpx.post(url + route, json=body)
+        assert r.status_code == 200, (route, r.text)
+    state = httpx.get(url + "/state").json()
+    assert state["trigger"] and state["estop_latched"] and not state["estop_button"]
+    assert state["nozzle"] == "P" and state["o2_pct"] == 19.0 and state["level_pct"] == 42.0
+    assert state["tip_c"] == -250 and state["link"]["delay_ms"] == 5
+    assert state["fault_names"] == ["TIP_SENSOR", "O2_LOW"]
+    for route, body in [("/hose", {"connected": True}), ("/skin", {"on_skin": True})]:
+        r = httpx.post(url + route, json=body)
+        assert r.status_code == 400 and r.json()["field"] == route[1:]
+    r = httpx.post(url + "/nozzle", json={"code": "Z"})
+    assert r.status_code == 400 and "Z" in r.json()["error"]
+    assert httpx.post(url + "/fault", json={"name": "NOPE", "active": True}).status_code == 400
+
+
+def test_link_delay_holds_answers_not_events(n2_tcp) -> None:
+    n2_tcp.unit.set_fault("delay", True, 60)
+    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+        t0 = time.perf_counter()
+        assert c.ask("HB,1") == "OK,HB,1"
+        assert time.perf_counter() - t0 >= 0.06
+        n2_tcp.unit.set_fault("delay", False)
+        t0 = time.perf_counter()
+        assert c.ask("HB,2") == "OK,HB,2"
+        assert time.perf_counter() - t0 < 0.06
+
+
+def test_wire_baud_delays_each_line_by_its_frame_time(n2_factory) -> None:
+    h = n2_factory("tcp", wire_baud=2400, control=False)
+    with LineClient(f"socket://{h.host}:{h.port}") as c:
+        line = frame("OK,ID,N2-CRYO,SIM00001,C.1.0")
+        t0 = time.perf_counter()
+        c.ask("ID")
+        assert time.perf_counter() - t0 >= len(line) * 10 / 2400
+
+
+def test_units_stop_cleanly(n2_factory) -> None:
+    before = set(threading.enumerate())
+    h = n2_factory("pty")
+    assert h.path is not None
+    assert len(set(threading.enumerate()) - before) == 1
+    n2_factory("tcp", config=N2Config(serial="B2"))
