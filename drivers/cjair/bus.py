@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import termios
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, TypeVar
 
@@ -129,6 +130,11 @@ class ModbusBus:
             self._client = self._make_client()
         try:
             ok = await asyncio.wait_for(self._client.connect(), timeout=self._timeout_s * 4)
+        except termios.error as exc:
+            # the port refused the line settings (pyserial lets this escape as is)
+            ok = False
+            a = self.address
+            reason = f"the port refused {a.baud} baud, 8{a.parity}1: {exc.args[-1]}"
         except (TimeoutError, OSError) as exc:
             ok = False
             reason = f"{type(exc).__name__} {exc}".strip()

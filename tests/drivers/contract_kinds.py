@@ -8,7 +8,7 @@ which Status fields the unit has, and which protection it takes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryoctl.port import DeviceKind, DevicePort, DeviceSettings, Expiry, Protection
@@ -44,6 +44,10 @@ class UnitKind:
     settings: DeviceSettings
     #: seconds after which the unit's own expiry has closed an unattended valve
     expiry_s: float
+    #: faults whose cause only latches while the valve is open (ICD: "... while open")
+    needs_open: frozenset[str] = frozenset()
+    #: faults that take unit time to latch: name -> (unit seconds, settings that arm it)
+    slow_faults: dict[str, tuple[float, DeviceSettings]] = field(default_factory=dict)
 
     @property
     def absent(self) -> frozenset[str]:
@@ -84,6 +88,11 @@ CJ_AIR = UnitKind(
     refusal_code=3,
     settings=DeviceSettings(airflow_level=4, outlet_temp_c=-40.0, cooler_on=True),
     expiry_s=0.5,  # MAX_OPEN_MS of short_watchdog
+    # HOSE_LOST: hose lost while the outlet was open; VALVE_MISMATCH: feedback differs
+    # from the commanded state, so the command must change
+    needs_open=frozenset({"HOSE_LOST", "VALVE_MISMATCH"}),
+    # COOLER: COOLER_ON for 120 s without COOLER_READY
+    slow_faults={"COOLER": (120.0, DeviceSettings(cooler_on=True))},
 )
 
 N2 = UnitKind(
@@ -101,12 +110,36 @@ N2 = UnitKind(
     refusal_code="ILK",
     settings=DeviceSettings(pressure_kpa=60.0),
     expiry_s=0.1,  # lease_ms of short_watchdog
+    # NOZZLE_LOST: nozzle removed while the valve was open
+    needs_open=frozenset({"NOZZLE_LOST"}),
 )
 
-#: fixture name -> adapter; the contract runs over each simulated unit and transport
-KINDS: dict[str, UnitKind] = {
-    "cjair_tcp": CJ_AIR,
-    "cjair_rtu": CJ_AIR,
-    "n2_tcp": N2,
-    "n2_pty": N2,
+@dataclass(frozen=True)
+class Target:
+    """One simulated unit on one transport: its fixture, and its factory for options."""
+
+    fixture: str
+    factory: str
+    transport: str
+    kind: UnitKind
+    #: Over a pty the line settings mean nothing (no UART), and this kernel's pty
+    #: refuses even parity (tcsetattr: EINVAL; odd and none are accepted). The driver
+    #: reports that as DeviceUnavailable; the contract asks the pty for no parity.
+    pty_without_parity: bool = False
+
+    def url(self, handle_url: str) -> str:
+        if self.pty_without_parity:
+            return handle_url.replace("parity=E", "parity=N")
+        return handle_url
+
+
+TARGETS: dict[str, Target] = {
+    t.fixture: t
+    for t in (
+        Target("cjair_tcp", "cjair_factory", "tcp", CJ_AIR),
+        Target("cjair_rtu", "cjair_factory", "rtu", CJ_AIR, pty_without_parity=True),
+        Target("n2_tcp", "n2_factory", "tcp", N2),
+        Target("n2_pty", "n2_factory", "pty", N2),
+    )
 }
+KINDS: dict[str, UnitKind] = {name: t.kind for name, t in TARGETS.items()}

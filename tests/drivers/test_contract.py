@@ -1,6 +1,7 @@
 """Runs the shared driver contract (contract.py) over every simulated unit and transport."""
 
 from contract import (  # noqa: F401
+    fast_unit,
     test_configure_reads_back,
     test_estop_latches_and_reset_never_reopens,
     test_every_fault_bit_surfaces_as_the_ports_fault,
@@ -9,6 +10,7 @@ from contract import (  # noqa: F401
     test_link_loss_and_reconnect,
     test_open_and_close,
     test_refusals_carry_the_units_code,
+    test_slow_fault_bits_surface_too,
     test_status_fields_and_units,
     test_unit_closes_an_unattended_valve_by_itself,
     unit,
