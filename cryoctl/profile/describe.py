@@ -8,6 +8,8 @@ profile is told about n2 settings.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ from cryoctl.profile.rules import Problem
 
 __all__ = ["describe_value", "key_path", "problems_from_validation"]
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _MEMBERS = {"N2Device": DeviceKind.N2, "CjAirDevice": DeviceKind.CJ_AIR}
 
 _EXPECTED = {
@@ -54,14 +57,21 @@ def describe_value(value: object) -> str:
     return type(value).__name__
 
 
+def _key(part: str) -> str:
+    if _BARE_KEY.fullmatch(part):
+        return part
+    quoted = json.dumps(part)  # escapes quotes, newlines and control characters
+    return quoted if len(quoted) <= 40 else quoted[:36] + '..."'
+
+
 def key_path(loc: Sequence[int | str]) -> str:
-    """``('zones', 2, 'max_dwell_s')`` -> ``zones[2].max_dwell_s``."""
+    """``('zones', 2, 'max_dwell_s')`` -> ``zones[2].max_dwell_s``; odd keys quoted."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            out += f".{_key(part)}" if out else _key(part)
     return out
 
 
