@@ -315,3 +315,62 @@ async def test_a_second_host_on_the_same_serial_line_is_refused() -> None:
     finally:
         await first.aclose()
         await unit.aclose()
+
+
+async def test_a_call_that_cannot_get_the_bus_times_out_and_leaves_it_usable() -> None:
+    unit = ScriptedPeer()
+    url = await unit.start_tcp()
+    drv = N2Driver(parse_url(url), clock=time.monotonic, timeout_ms=400, turn_timeout_ms=50)
+    try:
+        await drv.connect()
+        unit.delay_s["HB"] = 0.2
+        slow = asyncio.ensure_future(drv.heartbeat())
+        await asyncio.sleep(0.01)
+        with pytest.raises(DeviceTimeout, match="bus busy"):
+            await drv.read_status()
+        await slow
+        unit.delay_s.clear()
+        assert (await drv.read_status()).nozzle == "A"
+        assert unit.names() == ["ID", "HB", "STAT"]
+    finally:
+        await drv.aclose()
+        await unit.aclose()
+
+
+async def test_pty_hangup_is_link_lost_and_reconnect_backs_off() -> None:
+    unit = ScriptedPeer()
+    url = unit.start_pty()
+    now = [0.0]
+    drv = N2Driver(parse_url(url), clock=lambda: now[0])
+    seen: list[DeviceEvent] = []
+    drv.subscribe(seen.append)
+    try:
+        await drv.connect()
+        await unit.aclose()  # the other end of the cable is gone
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        assert [e.kind for e in seen] == [EventKind.LINK_LOST]
+        with pytest.raises(DeviceUnavailable, match="reconnect failed"):
+            await drv.read_status()
+        with pytest.raises(DeviceUnavailable, match=r"next reconnect attempt in 0\.10 s"):
+            await drv.read_status()
+        now[0] += 0.1
+        with pytest.raises(DeviceUnavailable, match="reconnect failed"):
+            await drv.read_status()
+        with pytest.raises(DeviceUnavailable, match=r"next reconnect attempt in 0\.20 s"):
+            await drv.close_valve()
+    finally:
+        await drv.aclose()
+
+
+async def test_frames_are_traced_at_debug_level(
+    driver: N2Driver, peer: tuple[ScriptedPeer, str]
+) -> None:
+    with capture_logs() as logs:
+        await driver.heartbeat()
+    frames = [(e["direction"], e["frame"]) for e in logs if e["event"] == "frame"]
+    assert frames == [("tx", "$HB,0*16\r\n"), ("rx", "$OK,HB,0*3E\r\n")]
+    assert all(e["log_level"] == "debug" for e in logs if e["event"] == "frame")
+    assert [f.frame for f in driver.trace.frames()][-2:] == ["$HB,0*16\r\n", "$OK,HB,0*3E\r\n"]
