@@ -9,12 +9,12 @@ from simulator.n2.faults import Fault
 from simulator.n2.protocol import Command
 
 if TYPE_CHECKING:
-    from simulator.n2.unit import N2Unit
+    from simulator.n2.core import N2Core
 
 __all__ = ["execute", "interlocks", "stat_body"]
 
 
-def interlocks(unit: N2Unit) -> list[str]:
+def interlocks(unit: N2Core) -> list[str]:
     """Why OPEN would be refused now (empty: it would not)."""
     why = []
     if unit._latch:
@@ -28,7 +28,7 @@ def interlocks(unit: N2Unit) -> list[str]:
     return why
 
 
-def stat_body(unit: N2Unit) -> str:
+def stat_body(unit: N2Core) -> str:
     p = unit._phys
     fields = [
         int(unit._valve_open),
@@ -44,7 +44,7 @@ def stat_body(unit: N2Unit) -> str:
     return "OK,STAT," + ",".join(str(f) for f in fields)
 
 
-def _reset(unit: N2Unit) -> None:
+def _reset(unit: N2Core) -> None:
     remaining = unit._live_causes()
     if Fault.NOZZLE_LOST in unit._bits and unit._nozzle == "-":
         remaining |= Fault.NOZZLE_LOST
@@ -60,7 +60,7 @@ def _reset(unit: N2Unit) -> None:
         unit._fault_changed()
 
 
-def execute(unit: N2Unit, cmd: Command, now: float) -> None:
+def execute(unit: N2Core, cmd: Command, now: float) -> None:
     """Run ``cmd`` on ``unit`` (lock held) and queue its answer and any events."""
     name, value = cmd.name, cmd.value
     unit._last_feed_s = now

@@ -9,12 +9,12 @@ from simulator.n2.commands import interlocks, stat_body
 from simulator.n2.physics import NOZZLES
 
 if TYPE_CHECKING:
-    from simulator.n2.unit import N2Unit
+    from simulator.n2.core import N2Core
 
 __all__ = ["render"]
 
 
-def render(unit: N2Unit) -> dict[str, Any]:
+def render(unit: N2Core) -> dict[str, Any]:
     """Every quantity of ``unit`` (lock held)."""
     p = unit._phys
     cfg = unit.config
