@@ -211,10 +211,9 @@ class CjAirUnit:
                 if not 0.0 <= lag_ms <= 10_000.0:
                     raise ValueError(f"valve_lag: value must be 0..10000 ms, got {value!r}")
                 s.valve_lag_s = lag_ms / 1000
-            elif name == "WATCHDOG" and active:
-                s.last_heartbeat_s = float("-inf")
-            elif name == "OPEN_CAP" and active:
-                s.latch(FaultBit.OPEN_CAP)
+            elif name in ("WATCHDOG", "OPEN_CAP"):
+                if active:  # a lapse or a cap reached now: the latch is the whole effect
+                    s.latch(FaultBit[name])
             elif active:
                 s.injected.add(name)
             else:
