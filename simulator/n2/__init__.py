@@ -2,8 +2,10 @@
 
 Modules: ``codec`` (bytes and lines), ``protocol`` (the command table and parser),
 ``commands`` (what each command does), ``faults`` (the fault bits), ``physics`` (dewar,
-regulator, tip, oxygen), ``unit`` (the unit behind its lock), ``state`` (JSON view),
-``server`` (pty and TCP line servers), ``fixtures`` (pytest), ``cli`` (``cryoctl sim n2``).
+regulator, tip, oxygen), ``config`` (power-on state, identity), ``core`` (the unit's
+rules), ``unit`` (the unit behind its lock), ``state`` (JSON view), ``server`` (pty and
+TCP line servers), ``runner`` (a unit on a loop in a thread), ``fixtures`` (pytest),
+``cli`` (``cryoctl sim n2``).
 Each module's docstring records the decisions it takes where the ICD leaves room.
 """
 

@@ -79,7 +79,8 @@ async def _serve(
     type=click.FloatRange(min=0.01, max=1000.0),
     default=1.0,
     show_default=True,
-    help="Physics runs this many times faster than real time.",
+    help="The unit's clock runs this many times faster than real time: physics, and the "
+    "lease and WDT with it.",
 )
 @click.option(
     "--wire-baud",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from simulator.n2.codec import MAX_LINE_BYTES
 from simulator.n2.physics import NOZZLES
 
 __all__ = ["N2Config"]
@@ -28,6 +29,9 @@ class N2Config:
             text = getattr(self, name)
             if not text or any(c in text for c in ",*$\r\n") or not text.isascii():
                 raise ValueError(f"{name}: {text!r} cannot travel in an ID field")
+        id_line_bytes = len(f"$OK,ID,{self.model},{self.serial},{self.fw}*00\r\n")
+        if id_line_bytes > MAX_LINE_BYTES:
+            raise ValueError(f"model, serial and fw make a {id_line_bytes}-byte ID line")
         if self.nozzle not in NOZZLES:
             raise ValueError(f"nozzle: unknown code {self.nozzle!r}")
         if not 100 <= self.wdt_ms <= 5000 or not 20 <= self.press_kpa <= 150:

@@ -170,6 +170,9 @@ class _PtyServer(N2LineServer):
             sent = os.write(self._master, data)
         except BlockingIOError:
             sent = 0
+        except OSError as exc:
+            log.warning("n2 pty write failed: %s", exc)
+            return
         if sent < len(data):
             log.debug("n2 pty full: dropped %d of %d bytes", len(data) - sent, len(data))
 

@@ -126,3 +126,19 @@ def test_only_valid_commands_feed_the_watchdog() -> None:
     b2.tx("HB,1")
     assert b2.wait(0.99) == []
     assert b2.wait(0.02) == ["EV,FAULT,0001"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"model": ""},
+        {"fw": "1*2"},
+        {"serial": "S" * 90},
+        {"nozzle": "Z"},
+        {"wdt_ms": 99},
+        {"press_kpa": 151},
+    ],
+)
+def test_config_refuses_what_the_unit_could_not_be(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        N2Config(**kwargs)  # type: ignore[arg-type]

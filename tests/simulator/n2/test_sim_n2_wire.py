@@ -169,3 +169,30 @@ def test_units_stop_cleanly(n2_factory) -> None:
     assert h.path is not None
     assert len(set(threading.enumerate()) - before) == 1
     n2_factory("tcp", config=N2Config(serial="B2"))
+
+
+FAULT_BITS = {
+    "WATCHDOG": 0x01,
+    "LEVEL_EMPTY": 0x02,
+    "OVERPRESSURE": 0x04,
+    "VALVE_MISMATCH": 0x08,
+    "TIP_SENSOR": 0x10,
+    "NOZZLE_LOST": 0x20,
+    "O2_LOW": 0x40,
+}
+
+
+def test_every_fault_bit_through_the_control_channel(n2_tcp) -> None:
+    url = n2_tcp.control_url
+    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+        assert c.ask("WDT,5000") == "OK,WDT,5000"
+        c.ask("RESET")
+        for name, bit in FAULT_BITS.items():
+            r = httpx.post(url + "/fault", json={"name": name, "active": True})
+            assert r.status_code == 200, r.text
+            assert c.event() == f"EV,FAULT,{bit:04X}"
+            assert c.ask("STAT").endswith(f",{bit:04X}")
+            assert c.ask("OPEN,100") == "ER,OPEN,ILK"
+            httpx.post(url + "/fault", json={"name": name, "active": False}).raise_for_status()
+            assert c.ask("RESET") == "OK,RESET"
+            assert c.event() == "EV,FAULT,0000"
