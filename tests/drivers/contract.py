@@ -71,10 +71,7 @@ class Harness:
 
 @pytest.fixture(params=list(TARGETS))
 async def unit(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    try:
-        handle = request.getfixturevalue(request.param)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"the simulator plugin does not provide {request.param!r} yet")
+    handle = request.getfixturevalue(request.param)
     target = TARGETS[request.param]
     port = open_unit(target.url(handle.url), clock=time.monotonic)
     harness = Harness(name=request.param, handle=handle, kind=target.kind, port=port)
@@ -91,7 +88,7 @@ async def test_identity(unit: Harness) -> None:
     assert identity.model and identity.firmware
     caps = unit.port.capabilities
     assert (caps.kind, caps.expiry) == (unit.kind.device_kind, unit.kind.expiry)
-    assert unit.kind.nozzle in caps.nozzles
+    assert caps.nozzles == unit.kind.present_nozzles and unit.kind.nozzle in caps.nozzles
 
 
 async def test_configure_reads_back(unit: Harness) -> None:
@@ -196,10 +193,7 @@ SLOW_SPEED = 60.0
 @pytest.fixture(params=SLOW)
 async def fast_unit(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     target = TARGETS[request.param]
-    try:
-        factory = request.getfixturevalue(target.factory)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"the simulator plugin does not provide {target.factory!r} yet")
+    factory = request.getfixturevalue(target.factory)
     handle = factory(transport=target.transport, speed=SLOW_SPEED)
     port = open_unit(target.url(handle.url), clock=time.monotonic)
     harness = Harness(name=request.param, handle=handle, kind=target.kind, port=port)

@@ -50,8 +50,17 @@ class UnitKind:
     slow_faults: dict[str, tuple[float, DeviceSettings]] = field(default_factory=dict)
 
     @property
+    def present_nozzles(self) -> tuple[str, ...]:
+        """The nozzle codes of the unit's ICD table."""
+        return tuple(_NOZZLES[self.device_kind])
+
+    @property
     def absent(self) -> frozenset[str]:
         return ALL_OPTIONAL - self.present
+
+
+_NOZZLES = {DeviceKind.CJ_AIR: ("S6", "R10", "F20", "C30"),
+            DeviceKind.N2: ("A", "B", "C", "D", "M", "P")}
 
 
 async def _cjair_refusal(port: DevicePort, handle: Any) -> None:

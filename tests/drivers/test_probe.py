@@ -75,3 +75,24 @@ async def test_silent_unit_is_exit_2_and_one_line(peer: ModbusPeer) -> None:
 async def test_bad_url_is_exit_2_and_one_line(url: str) -> None:
     code, _, err = await probe(url)
     assert code == 2 and err.count("\n") == 1 and url in err
+
+
+@pytest.mark.parametrize("fixture", ["cjair_tcp", "cjair_rtu", "n2_tcp", "n2_pty"])
+def test_probe_against_each_simulated_unit(fixture: str, request: pytest.FixtureRequest) -> None:
+    import subprocess
+
+    from contract_kinds import TARGETS
+
+    target = TARGETS[fixture]
+    url = target.url(request.getfixturevalue(fixture).url)
+    out = subprocess.run(
+        [sys.executable, "-m", "cryoctl", "probe", url, "--json"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert (out.returncode, out.stderr) == (0, "")
+    doc = json.loads(out.stdout)
+    assert doc["kind"] == target.kind.device_kind.value
+    assert doc["identity"]["url"] == url and doc["identity"]["model"]
+    assert doc["status"]["valve_commanded"] is False
+    assert doc["status"]["nozzle"] in target.kind.present_nozzles
+    assert set(doc["status"]["faults"]) <= set(target.kind.fault_bits)
