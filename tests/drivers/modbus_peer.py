@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,8 @@ class ModbusPeer:
     exception_code: int | None = None
     #: holding addresses whose written value is ignored (read-back differs)
     sticky_holdings: frozenset[int] = frozenset()
+    #: rewrites each whole answer (MBAP header and PDU) before it is sent
+    mangle: Callable[[bytes], bytes] | None = None
     port: int = 0
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -86,7 +89,8 @@ class ModbusPeer:
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
                 answer = self._answer(fc, address, pdu)
-                writer.write(struct.pack(">HHHB", tid, 0, len(answer) + 1, unit) + answer)
+                frame = struct.pack(">HHHB", tid, 0, len(answer) + 1, unit) + answer
+                writer.write(self.mangle(frame) if self.mangle is not None else frame)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

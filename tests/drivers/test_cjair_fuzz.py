@@ -1,0 +1,89 @@
+"""Random and mutated Modbus answers reach the driver over a real socket: only the
+project's device errors may come out, and a good answer afterwards still decodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from modbus_peer import ModbusPeer
+
+from cryoctl.errors import DeviceError
+from cryoctl.port import Status
+from drivers.cjair.driver import CjAirDriver
+
+TIMEOUT_MS = 40
+
+
+@st.composite
+def mutations(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    kinds = st.sampled_from(["flip", "insert", "delete", "truncate", "set"])
+    return draw(st.lists(st.tuples(kinds, st.integers(0, 40), st.integers(0, 255)),
+                         min_size=1, max_size=4))
+
+
+def mutate(frame: bytes, edits: list[tuple[str, int, int]]) -> bytes:
+    data = bytearray(frame)
+    for kind, at, value in edits:
+        i = at % (len(data) + 1)
+        if kind == "flip" and i < len(data):
+            data[i] ^= 1 << (value % 8)
+        elif kind == "set" and i < len(data):
+            data[i] = value
+        elif kind == "insert":
+            data[i:i] = bytes([value])
+        elif kind == "delete" and i < len(data):
+            del data[i]
+        elif kind == "truncate":
+            del data[i:]
+    return bytes(data)
+
+
+async def one_exchange(mangle: object) -> tuple[Status | None, DeviceError | None, Status]:
+    peer = ModbusPeer()
+    peer.inputs = [0x0102, 0, 0xFED4, 0x8000, 30, 2, 209, 5, 0, 0, 7]
+    await peer.start()
+    driver = CjAirDriver.from_url(peer.url, clock=time.monotonic, timeout_ms=TIMEOUT_MS,
+                                  read_retries=0)
+    try:
+        await driver.connect()
+        peer.mangle = mangle  # type: ignore[assignment]
+        got: Status | None = None
+        error: DeviceError | None = None
+        try:
+            got = await driver.read_status()
+        except DeviceError as exc:
+            error = exc
+        peer.mangle = None
+        after = None
+        for _ in range(20):  # the bus reconnects after its back-off if pymodbus dropped the link
+            try:
+                after = await driver.read_status()
+                break
+            except DeviceError:
+                await asyncio.sleep(0.05)
+        assert after is not None, "the driver did not recover after the garbage"
+        return got, error, after
+    finally:
+        await driver.aclose()
+        await peer.stop()
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations())
+def test_mutated_answers_raise_only_device_errors(edits: list[tuple[str, int, int]]) -> None:
+    got, error, after = asyncio.run(one_exchange(lambda frame: mutate(frame, edits)))
+    assert (got is None) != (error is None)
+    assert after.nozzle == "R10" and after.o2_pct == 20.9
+    if error is not None:
+        assert "\n" not in str(error)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=0, max_size=40))
+def test_random_answers_raise_only_device_errors(garbage: bytes) -> None:
+    got, error, after = asyncio.run(one_exchange(lambda frame: garbage))
+    assert (got is None) != (error is None)
+    assert after.nozzle == "R10"
