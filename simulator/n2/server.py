@@ -14,8 +14,9 @@ Decisions:
 - TCP: one client at a time. A second connection while one is open is refused (closed
   at once, logged); the line is free again as soon as the first client goes.
   Each new client starts with an empty line buffer.
-- A line that cannot be written because the pty's buffer is full is dropped and
-  counted as ``dropped`` in the log (a UART whose reader is gone loses bytes too).
+- A line that cannot be written because the pty's buffer is full is dropped (logged
+  at debug level; a UART whose reader is gone loses bytes too). On TCP with no client
+  connected, what the unit sends is discarded, as on a line with nothing attached.
 """
 
 from __future__ import annotations

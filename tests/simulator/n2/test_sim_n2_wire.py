@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -11,8 +12,10 @@ import pytest
 import serial
 from sim_n2_bench import LineClient, frame, split_lines
 
+from simulator.base import RealClock
 from simulator.n2.fixtures import N2Handle
-from simulator.n2.unit import N2Config
+from simulator.n2.runner import N2Runner
+from simulator.n2.unit import N2Unit
 
 ROWS = [
     ("ID", "OK,ID,N2-CRYO,SIM00001,C.1.0"),
@@ -163,12 +166,28 @@ def test_wire_baud_delays_each_line_by_its_frame_time(n2_factory) -> None:
         assert time.perf_counter() - t0 >= len(line) * 10 / 2400
 
 
-def test_units_stop_cleanly(n2_factory) -> None:
+def test_a_runner_stops_cleanly(tmp_path) -> None:
     before = set(threading.enumerate())
-    h = n2_factory("pty")
-    assert h.path is not None
-    assert len(set(threading.enumerate()) - before) == 1
-    n2_factory("tcp", config=N2Config(serial="B2"))
+    for pty_path in (tmp_path / "link", None):
+        clock = RealClock()
+        runner = N2Runner(N2Unit(clock=clock), clock, pty_path=pty_path)
+        runner.start()
+        assert len(set(threading.enumerate()) - before) == 1
+        if pty_path is not None:
+            assert os.path.realpath(pty_path).startswith("/dev/pts/")
+        else:
+            assert runner.port is not None
+            socket.create_connection(("127.0.0.1", runner.port), timeout=2).close()
+        runner.stop()
+        assert set(threading.enumerate()) - before == set()
+        if pty_path is not None:
+            assert not pty_path.is_symlink()
+        else:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", runner.port), timeout=2)
+            assert runner.control_url is not None
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(runner.control_url + "/state")
 
 
 FAULT_BITS = {
