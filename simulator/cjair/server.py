@@ -25,6 +25,7 @@ from simulator.cjair.unit import CjAirUnit
 
 log = logging.getLogger("simulator.cjair")
 
+SERVER_DEVICE_FAILURE = 0x04
 #: physics tick, real seconds.
 TICK_S = 0.05
 #: writes the unit executes when addressed by broadcast (device id 0).
@@ -79,8 +80,12 @@ class UnitRunner:
                 unit.count("dropped")
                 log.debug("cj-air dropped %s", request.hex(" "))
                 return None
-            unit.advance()
-            answer = modbus.handle(unit, request)
+            try:
+                unit.advance()
+                answer = modbus.handle(unit, request)
+            except Exception:  # a defect here must cost one answer, never the unit
+                log.exception("cj-air could not handle %s", request.hex(" "))
+                answer = modbus.exception(request[0] if request else 0, SERVER_DEVICE_FAILURE)
             self.reschedule()
             if modbus.is_exception(answer):
                 unit.count("errors")
