@@ -82,6 +82,8 @@ class N2Link:
         self._turns = Turns()
         self._in_flight: _InFlight | None = None
         self._closers: set[asyncio.Future[None]] = set()
+        #: command -> send time of an earlier one that got no answer in time
+        self._unanswered: dict[str, float] = {}
 
     @property
     def is_open(self) -> bool:
@@ -117,6 +119,7 @@ class N2Link:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceUnavailable(f"{self._url}: {exc}") from None
         self._splitter = LineSplitter()
+        self._unanswered.clear()
         self._port = port
         loop.add_reader(port.fileno(), self._on_readable)
         _log.info("n2 link open", url=self._url)
@@ -129,10 +132,13 @@ class N2Link:
         turn_timeout_ms: int,
         urgent: bool = False,
     ) -> tuple[OkReply, float]:
-        """Send one command and wait for its answer; return it with its arrival time.
+        """Send one command and wait for its answer; return it with the time it was read.
 
-        ``turn_timeout_ms`` bounds the wait for the bus, ``timeout_ms`` the wait for
-        the answer. ``urgent`` commands go ahead of every queued one.
+        That time is the answer's arrival, unless an earlier command of the same name
+        went unanswered: the answer may then be that one's, late, and carries the
+        earlier send time, so late data never looks fresh. ``turn_timeout_ms`` bounds
+        the wait for the bus, ``timeout_ms`` the wait for the answer. ``urgent``
+        commands go ahead of every queued one.
         """
         line = encode_command(command, *args)
         try:
@@ -167,7 +173,8 @@ class N2Link:
             raise DeviceUnavailable(f"{self._url}: link is down")
         answer: asyncio.Future[tuple[Frame, float]] = asyncio.get_running_loop().create_future()
         self._in_flight = _InFlight(command=command, answer=answer)
-        self._trace.record(Direction.TX, _text(line), self._clock())
+        sent_at_s = self._clock()
+        self._trace.record(Direction.TX, _text(line), sent_at_s)
         try:
             port.write(line)
         except (serial.SerialException, OSError) as exc:
@@ -178,10 +185,12 @@ class N2Link:
             async with asyncio.timeout(timeout_ms / 1000.0):
                 return await answer
         except TimeoutError:
+            self._unanswered.setdefault(command, sent_at_s)
             raise self._failed(
                 DeviceTimeout(f"{self._url}: no answer to {command} within {timeout_ms} ms")
             ) from None
         except ProtocolError as exc:
+            self._unanswered.setdefault(command, sent_at_s)
             raise self._failed(exc) from None
 
     def _failed(self, exc: Exception) -> Exception:
@@ -223,8 +232,9 @@ class N2Link:
             frame.command == in_flight.command
             or (isinstance(frame, ErrorReply) and frame.command == UNREADABLE_COMMAND)
         )
+        earlier_s = self._unanswered.pop(frame.command, None)
         if in_flight is not None and answers_in_flight and not in_flight.answer.done():
-            in_flight.answer.set_result((frame, now))
+            in_flight.answer.set_result((frame, now if earlier_s is None else earlier_s))
         else:
             _log.warning(
                 "n2 answer with no command waiting for it", url=self._url, line=_text(chunk)

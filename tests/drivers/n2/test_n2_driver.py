@@ -374,3 +374,21 @@ async def test_frames_are_traced_at_debug_level(
     assert frames == [("tx", "$HB,0*16\r\n"), ("rx", "$OK,HB,0*3E\r\n")]
     assert all(e["log_level"] == "debug" for e in logs if e["event"] == "frame")
     assert [f.frame for f in driver.trace.frames()][-2:] == ["$HB,0*16\r\n", "$OK,HB,0*3E\r\n"]
+
+
+async def test_a_late_answer_never_looks_fresh(peer: tuple[ScriptedPeer, str]) -> None:
+    unit, url = peer
+    drv = N2Driver(parse_url(url), clock=time.monotonic, timeout_ms=60)
+    try:
+        await drv.connect()
+        unit.delay_s["STAT"] = 0.09  # each answer comes after the deadline
+        started = time.monotonic()
+        # the retry takes the first STAT's late answer, stamped with the first send time
+        status = await drv.read_status()
+        assert status.read_at_s <= started + 0.01
+        unit.delay_s.clear()
+        await asyncio.sleep(0.15)  # the retry's own answer arrives late and is dropped
+        before = time.monotonic()
+        assert (await drv.read_status()).read_at_s >= before
+    finally:
+        await drv.aclose()
