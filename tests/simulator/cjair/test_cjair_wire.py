@@ -186,3 +186,24 @@ def test_wire_baud_delays_answers_by_the_line_time(cjair_factory) -> None:  # ty
     finally:
         c.close()
     assert elapsed_ms >= 13.0  # write_coil at 19200 8E1: 16 chars + two 3.5-char gaps
+
+
+def test_speed_brings_the_cooler_to_ready_on_the_wire(cjair_factory) -> None:  # type: ignore[no-untyped-def]
+    handle = cjair_factory(speed=50.0)
+    c = ModbusTcpClient("127.0.0.1", port=handle.port, timeout=2, retries=0)
+    assert c.connect()
+    try:
+        assert not c.write_register(1, (-250) & 0xFFFF, **ID).isError()
+        assert not c.write_coil(1, True, **ID).isError()
+        assert not c.read_discrete_inputs(5, count=1, **ID).bits[0]  # not ready at once
+        deadline = time.monotonic() + 3.0  # 150 s of unit time
+        while not c.read_discrete_inputs(5, count=1, **ID).bits[0]:
+            assert time.monotonic() < deadline, handle.unit.state()["outlet_temp_c"]
+            time.sleep(0.02)
+        outlet_dc = c.read_input_registers(2, count=1, **ID).registers[0] - 0x10000
+        assert abs(outlet_dc - (-250)) <= 30
+        hi, lo = c.read_input_registers(9, count=2, **ID).registers
+        assert 20 <= (hi << 16 | lo) <= 150  # UPTIME_S: ready came after 20 to 90 s
+    finally:
+        c.close()
+    assert "COOLER" not in handle.unit.state()["faults"]
