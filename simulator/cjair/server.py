@@ -33,7 +33,10 @@ _WRITES = (modbus.WRITE_COIL, modbus.WRITE_REGISTER, modbus.WRITE_COILS, modbus.
 
 
 class UnitRunner:
-    """Runs a unit's timers on the current loop and answers its requests one at a time."""
+    """Runs a unit's timers on the current loop and answers its requests one at a time.
+
+    Create it inside the running loop that will serve the unit.
+    """
 
     def __init__(self, unit: CjAirUnit, *, wire_baud: int | None = None) -> None:
         self.unit = unit
@@ -67,8 +70,11 @@ class UnitRunner:
 
     async def _tick(self) -> None:
         while True:
-            self.unit.advance()
-            self.reschedule()
+            try:
+                self.unit.advance()
+                self.reschedule()
+            except Exception:  # a defect in the physics must not stop the unit's timers
+                log.exception("cj-air physics tick failed")
             await asyncio.sleep(TICK_S)
 
     async def answer(self, request: bytes, *, wire_len: int) -> bytes | None:

@@ -142,7 +142,6 @@ class CjAirUnit:
                 s.outlet_req = on
             elif which is Coil.COOLER_ON:
                 s.cooler_on = on
-                s.advance(s.now_s)
                 s.unready_since_s = s.now_s if on and not s.cooler_ready() else None
             elif which is Coil.BUZZER:
                 s.buzzer = on
