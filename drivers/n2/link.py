@@ -216,7 +216,10 @@ class N2Link:
         try:
             frame = decode_line(chunk)
         except ProtocolError as exc:
-            if in_flight is not None and not in_flight.answer.done():
+            # A whole line that is wrong may be the answer, spoiled: fail the command now.
+            # Noise and fragments cut short by the next "$" are only logged.
+            whole_line = chunk.startswith(b"$") and chunk.endswith(b"\r\n")
+            if whole_line and in_flight is not None and not in_flight.answer.done():
                 in_flight.answer.set_exception(
                     ProtocolError(
                         f"{self._url}: bad line while waiting for {in_flight.command}: {exc}"

@@ -392,3 +392,17 @@ async def test_a_late_answer_never_looks_fresh(peer: tuple[ScriptedPeer, str]) -
         assert (await drv.read_status()).read_at_s >= before
     finally:
         await drv.aclose()
+
+
+async def test_a_fragment_before_the_answer_does_not_spoil_it(
+    driver: N2Driver, peer: tuple[ScriptedPeer, str]
+) -> None:
+    unit = _unit(peer)
+
+    def answer(body: str) -> list[str]:
+        unit.send_raw(b"\x00\x17$OK,ST")  # noise, then a line cut short by the next "$"
+        return ["OK," + body]
+
+    unit.script["HB"] = answer
+    await driver.heartbeat()
+    assert unit.names()[-1] == "HB"
