@@ -1,11 +1,8 @@
 """CjAirDriver: the core's DevicePort for the CJ-Air unit over Modbus RTU or TCP.
 
-Polling: each :meth:`read_status` reads the discrete inputs and the coils (trigger,
-e-stop, valve feedback and the commanded outlet: two short requests); the input
-registers (temperatures, O2, nozzle, fault bits) are read when the last copy is older
-than ``telemetry_period_ms``, and at once when the FAULT input disagrees with the
-fault bits held. ``Status.read_at_s`` is the time the fast inputs were read; the
-telemetry in it is at most ``telemetry_period_ms`` older.
+What each :meth:`read_status` reads is decided by :class:`~drivers.cjair.poller.
+StatusPoller`: the discrete inputs every time, the coils and input registers when
+older than ``telemetry_period_ms`` or when an input says they changed.
 """
 
 from __future__ import annotations
@@ -30,20 +27,17 @@ from cryoctl.port import (
 )
 from drivers.cjair.bus import ModbusBus
 from drivers.cjair.codec import (
-    Telemetry,
     airflow_level_word,
-    build_status,
-    decode_telemetry,
     firmware_text,
     next_heartbeat,
     temp_setpoint_word,
 )
+from drivers.cjair.poller import StatusPoller
 from drivers.cjair.prio import Priority
 from drivers.cjair.registers import (
     COIL_BLOCK,
     DISCRETE_BLOCK,
     HOLDING_BLOCK,
-    INPUT_BLOCK,
     MAX_OPEN_MS_RANGE,
     MODEL,
     NOZZLE_CODES,
@@ -96,9 +90,9 @@ class CjAirDriver:
             on_link_lost=self._link_lost,
         )
         self._clock = clock
-        self._telemetry_period_s = telemetry_period_ms / 1000
-        self._telemetry: Telemetry | None = None
-        self._telemetry_at_s = 0.0
+        self._poller = StatusPoller(
+            self._bus, clock=clock, slow_period_s=telemetry_period_ms / 1000
+        )
         self._heartbeat = 0
         self._last: Status | None = None
         self._sinks: list[EventSink] = []
@@ -134,7 +128,8 @@ class CjAirDriver:
 
     async def connect(self) -> Identity:
         await self._bus.open()
-        telemetry = await self._read_telemetry()
+        self._poller.forget()
+        telemetry = await self._poller.telemetry()
         # Start the heartbeat from the unit's last value so the first write is new to it.
         self._heartbeat = telemetry.heartbeat_echo
         return Identity(
@@ -221,42 +216,32 @@ class CjAirDriver:
         self._heartbeat = value
 
     async def open_valve(self) -> None:
-        await self._bus.write_coil(Coil.OUTLET_OPEN, True, name="OUTLET_OPEN")
+        await self._write_outlet(True, Priority.NORMAL)
 
     async def close_valve(self) -> None:
-        await self._bus.write_coil(
-            Coil.OUTLET_OPEN, False, name="OUTLET_OPEN", priority=Priority.URGENT
-        )
+        await self._write_outlet(False, Priority.URGENT)
+
+    async def _write_outlet(self, open_: bool, priority: Priority) -> None:
+        acknowledged = False
+        try:
+            await self._bus.write_coil(
+                Coil.OUTLET_OPEN, open_, name="OUTLET_OPEN", priority=priority
+            )
+            acknowledged = True
+        finally:
+            self._poller.outlet_written(open_=open_, acknowledged=acknowledged)
 
     async def reset_faults(self) -> None:
         await self._bus.write_coil(Coil.FAULT_RESET, True, name="FAULT_RESET")
-        self._telemetry = None  # fault bits change: read them fresh
+        self._poller.forget()  # fault bits and the outlet may change: read them fresh
 
     async def reset_estop(self) -> None:
         await self._bus.write_coil(Coil.ESTOP_RESET, True, name="ESTOP_RESET")
 
     # -- status ---------------------------------------------------------------------
 
-    async def _read_telemetry(self) -> Telemetry:
-        at_s = self._clock()
-        telemetry = decode_telemetry(await self._bus.read_inputs(INPUT_BLOCK))
-        self._telemetry, self._telemetry_at_s = telemetry, at_s
-        return telemetry
-
     async def read_status(self) -> Status:
-        read_at_s = self._clock()
-        discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
-        coils = await self._bus.read_coils(COIL_BLOCK)
-        telemetry = self._telemetry
-        if (
-            telemetry is None
-            or read_at_s - self._telemetry_at_s >= self._telemetry_period_s
-            or discretes[Discrete.FAULT] != (telemetry.fault_bits != 0)
-        ):
-            telemetry = await self._read_telemetry()
-        status = build_status(
-            read_at_s=read_at_s, coils=coils, discretes=discretes, telemetry=telemetry
-        )
+        status = await self._poller.status()
         self._notice_changes(status)
         self._last = status
         return status
@@ -264,7 +249,7 @@ class CjAirDriver:
     # -- events -------------------------------------------------------------------
 
     def _link_lost(self, at_s: float) -> None:
-        self._telemetry = None
+        self._poller.forget()
         self._emit(DeviceEvent(EventKind.LINK_LOST, at_s))
 
     def subscribe(self, sink: EventSink) -> None:

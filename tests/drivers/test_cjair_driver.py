@@ -128,7 +128,7 @@ async def test_heartbeat_changes_every_time(driver: CjAirDriver, peer: ModbusPee
     assert [struct.unpack(">H", p)[0] for _, p in written(peer, FC_REGISTER)] == [42, 43, 44]
 
 
-async def test_telemetry_is_polled_less_often_than_inputs(peer: ModbusPeer) -> None:
+async def test_slow_tables_are_polled_less_often_than_inputs(peer: ModbusPeer) -> None:
     clock = StepClock()
     driver = CjAirDriver.from_url(peer.url, clock=clock, telemetry_period_ms=100)
     await driver.connect()
@@ -139,11 +139,41 @@ async def test_telemetry_is_polled_less_often_than_inputs(peer: ModbusPeer) -> N
         clock.now_s += 0.020
     assert stamps[0] == 50.0 and stamps[-1] == pytest.approx(50.18)
     fcs = peer.functions()
-    assert fcs.count(FC_DISCRETES) == fcs.count(FC_COILS) == 10
-    # connect read the input registers at 50.00; the polls read them again at 50.10 only
-    assert fcs.count(FC_INPUTS) == 1
-    assert fcs.index(FC_INPUTS) == 2 * 5 + 2
+    assert fcs.count(FC_DISCRETES) == 10
+    # connect read the input registers at 50.00; the polls read them again at 50.10 only;
+    # the coils at the first poll and at 50.10
+    assert fcs.count(FC_INPUTS) == 1 and fcs.count(FC_COILS) == 2
+    assert fcs[:2] == [FC_DISCRETES, FC_COILS]
     await driver.aclose()
+
+
+async def test_the_outlet_coil_is_read_back_after_each_write(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    await driver.connect()
+    assert not (await driver.read_status()).valve_commanded
+    await driver.open_valve()
+    peer.history.clear()
+    assert (await driver.read_status()).valve_commanded
+    assert (await driver.read_status()).valve_commanded
+    assert peer.functions() == [FC_DISCRETES, FC_COILS, FC_DISCRETES]
+    await driver.close_valve()
+    assert not (await driver.read_status()).valve_commanded
+
+
+async def test_an_interlock_input_change_rereads_the_outlet_coil(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    await driver.connect()
+    await driver.open_valve()
+    assert (await driver.read_status()).valve_commanded
+    # the unit latches its e-stop and forces the outlet closed
+    peer.discretes[0] = True
+    peer.coils[0] = False
+    peer.history.clear()
+    status = await driver.read_status()
+    assert status.estop_latched and not status.valve_commanded
+    assert peer.functions() == [FC_DISCRETES, FC_COILS]
 
 
 async def test_fault_input_forces_fresh_fault_bits(driver: CjAirDriver, peer: ModbusPeer) -> None:
