@@ -9,6 +9,7 @@ and injected faults.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -308,13 +309,10 @@ class _Cable:
         self._writers += [down_w, up_w]
 
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
+            with contextlib.suppress(ConnectionError):  # the cable was cut
                 while data := await src.read(4096):
                     dst.write(data)
-            except ConnectionError:
-                pass
-            finally:
-                dst.close()
+            dst.close()
 
         await asyncio.gather(pump(down_r, up_w), pump(up_r, down_w))
 
