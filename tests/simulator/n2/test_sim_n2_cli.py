@@ -71,6 +71,9 @@ def test_tcp_with_control_and_a_clean_sigterm(run_sim) -> None:
     assert url.startswith("n2+socket://127.0.0.1:")
     with LineClient(url.replace("n2+socket://", "socket://")) as c:
         assert c.ask("ID") == "OK,ID,N2-CRYO,CLI7,C.1.0"
+        assert c.ask("WDT,5000") == "OK,WDT,5000"
+        c.ask("RESET")
+        c.events.clear()  # a power-on watchdog trip, if start-up was slow
         r = httpx.post(f"{control}/estop", json={"pressed": True})
         assert r.status_code == 200
         assert c.event() == "EV,ESTOP,1"

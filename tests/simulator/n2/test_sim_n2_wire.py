@@ -15,7 +15,7 @@ from sim_n2_bench import LineClient, frame, split_lines
 from simulator.base import RealClock
 from simulator.n2.fixtures import N2Handle
 from simulator.n2.runner import N2Runner
-from simulator.n2.unit import N2Unit
+from simulator.n2.unit import N2Config, N2Unit
 
 ROWS = [
     ("ID", "OK,ID,N2-CRYO,SIM00001,C.1.0"),
@@ -35,9 +35,17 @@ def _urls(h: N2Handle) -> str:
     return h.path if h.path is not None else f"socket://{h.host}:{h.port}"
 
 
+QUIET = N2Config(wdt_ms=5000)  # tests not about the watchdog: no trip while they run
+
+
+@pytest.fixture
+def quiet_tcp(n2_factory) -> N2Handle:
+    return n2_factory("tcp", config=QUIET)
+
+
 @pytest.mark.parametrize("transport", ["tcp", "pty"])
 def test_every_row_over_pyserial(n2_factory, transport: str) -> None:
-    h = n2_factory(transport)
+    h = n2_factory(transport, config=QUIET)
     with LineClient(_urls(h)) as c:
         for body, answer in ROWS:
             assert c.ask(body) == answer
@@ -57,29 +65,29 @@ def test_fixture_urls_and_addresses(n2_tcp, n2_pty) -> None:
     assert n2_tcp.unit.kind == "n2"
 
 
-def test_raw_socket_and_unsolicited_events(n2_tcp) -> None:
-    with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as s:
+def test_raw_socket_and_unsolicited_events(quiet_tcp) -> None:
+    with socket.create_connection((quiet_tcp.host, quiet_tcp.port), timeout=2) as s:
         s.sendall(frame("RESET"))
         reader = s.makefile("rb")
         assert split_lines(reader.readline())[0] == "OK,RESET"
-        httpx.post(f"{n2_tcp.control_url}/trigger", json={"pressed": True}).raise_for_status()
+        httpx.post(f"{quiet_tcp.control_url}/trigger", json={"pressed": True}).raise_for_status()
         assert split_lines(reader.readline()) == ["EV,TRIG,1"]
-        httpx.post(f"{n2_tcp.control_url}/nozzle", json={"code": "C"}).raise_for_status()
+        httpx.post(f"{quiet_tcp.control_url}/nozzle", json={"code": "C"}).raise_for_status()
         assert split_lines(reader.readline()) == ["EV,NOZZLE,C"]
         reader.close()
 
 
-def test_a_second_tcp_client_is_refused_while_the_first_is_on(n2_tcp) -> None:
-    with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as first:
+def test_a_second_tcp_client_is_refused_while_the_first_is_on(quiet_tcp) -> None:
+    with socket.create_connection((quiet_tcp.host, quiet_tcp.port), timeout=2) as first:
         first.sendall(frame("HB,1"))
         assert first.recv(100) == frame("OK,HB,1")
-        with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as second:
+        with socket.create_connection((quiet_tcp.host, quiet_tcp.port), timeout=2) as second:
             assert second.recv(100) == b""  # closed by the unit at once
         first.sendall(frame("HB,3"))
         assert first.recv(100) == frame("OK,HB,3")
     deadline = time.monotonic() + 2
     while True:  # the line is free again once the first client is gone
-        with socket.create_connection((n2_tcp.host, n2_tcp.port), timeout=2) as third:
+        with socket.create_connection((quiet_tcp.host, quiet_tcp.port), timeout=2) as third:
             third.sendall(frame("HB,4"))
             got = third.recv(100)
         if got or time.monotonic() > deadline:
@@ -108,8 +116,9 @@ def test_answers_arrive_within_20_ms(n2_tcp) -> None:
     assert times[-3] < 0.020
 
 
-def test_the_pty_link_is_raw(n2_pty) -> None:
-    port = serial.serial_for_url(n2_pty.path, timeout=1)
+def test_the_pty_link_is_raw(n2_factory) -> None:
+    h = n2_factory("pty", config=QUIET, control=False)
+    port = serial.serial_for_url(h.path, timeout=1)
     try:
         port.reset_input_buffer()
         port.write(frame("HB,13"))  # CR must not turn into LF, nothing may echo
@@ -118,8 +127,8 @@ def test_the_pty_link_is_raw(n2_pty) -> None:
         port.close()
 
 
-def test_control_channel_routes(n2_tcp) -> None:
-    url = n2_tcp.control_url
+def test_control_channel_routes(quiet_tcp) -> None:
+    url = quiet_tcp.control_url
     for route, body in [
         ("/trigger", {"pressed": True}),
         ("/estop", {"pressed": True}),
@@ -145,13 +154,13 @@ def test_control_channel_routes(n2_tcp) -> None:
     assert httpx.post(url + "/fault", json={"name": "NOPE", "active": True}).status_code == 400
 
 
-def test_link_delay_holds_answers_not_events(n2_tcp) -> None:
-    n2_tcp.unit.set_fault("delay", True, 60)
-    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+def test_link_delay_holds_answers_not_events(quiet_tcp) -> None:
+    quiet_tcp.unit.set_fault("delay", True, 60)
+    with LineClient(f"socket://{quiet_tcp.host}:{quiet_tcp.port}") as c:
         t0 = time.perf_counter()
         assert c.ask("HB,1") == "OK,HB,1"
         assert time.perf_counter() - t0 >= 0.06
-        n2_tcp.unit.set_fault("delay", False)
+        quiet_tcp.unit.set_fault("delay", False)
         t0 = time.perf_counter()
         assert c.ask("HB,2") == "OK,HB,2"
         assert time.perf_counter() - t0 < 0.06
@@ -201,9 +210,9 @@ FAULT_BITS = {
 }
 
 
-def test_every_fault_bit_through_the_control_channel(n2_tcp) -> None:
-    url = n2_tcp.control_url
-    with LineClient(f"socket://{n2_tcp.host}:{n2_tcp.port}") as c:
+def test_every_fault_bit_through_the_control_channel(quiet_tcp) -> None:
+    url = quiet_tcp.control_url
+    with LineClient(f"socket://{quiet_tcp.host}:{quiet_tcp.port}") as c:
         assert c.ask("WDT,5000") == "OK,WDT,5000"
         c.ask("RESET")
         for name, bit in FAULT_BITS.items():
