@@ -85,12 +85,19 @@ def running_cjair(
     valve_lag_ms: float = 30.0,
     wire_baud: int | None = None,
     nozzle: str | None = "R10",
+    watchdog_ms: int = 1000,
+    max_open_ms: int = 20000,
 ) -> Iterator[CjAirHandle]:
     """Start a CJ-Air unit (TCP on 127.0.0.1, or RTU on a pty linked at ``path``)."""
     if transport == "rtu" and path is None:
         raise ValueError("an RTU unit needs a path for its pty link")
     unit = CjAirUnit(
-        clock=RealClock(speed), device_id=device_id, valve_lag_ms=valve_lag_ms, nozzle=nozzle
+        clock=RealClock(speed),
+        device_id=device_id,
+        valve_lag_ms=valve_lag_ms,
+        nozzle=nozzle,
+        watchdog_ms=watchdog_ms,
+        max_open_ms=max_open_ms,
     )
     thread = LoopThread(f"cjair-sim-{next(_names)}")
     started: list[UnitRunner | ControlServer] = []
@@ -138,7 +145,8 @@ def cjair_rtu(tmp_path: Path) -> Iterator[CjAirHandle]:
 
 @pytest.fixture
 def cjair_factory(tmp_path: Path) -> Iterator[Callable[..., CjAirHandle]]:
-    """Start units with options: ``cjair_factory(transport="rtu", speed=10, valve_lag_ms=80)``."""
+    """Start units with options (see ``running_cjair``), e.g.
+    ``cjair_factory(transport="rtu", speed=10, valve_lag_ms=80, watchdog_ms=5000)``."""
     with contextlib.ExitStack() as stack:
 
         def start(**options: Any) -> CjAirHandle:

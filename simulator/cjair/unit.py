@@ -39,9 +39,18 @@ class CjAirUnit:
         device_id: int = 1,
         valve_lag_ms: float = 30.0,
         nozzle: str | None = "R10",
+        watchdog_ms: int = 1000,
+        max_open_ms: int = 20000,
     ) -> None:
+        """``watchdog_ms`` and ``max_open_ms`` are the power-on values (the ICD's by default)."""
         if not 1 <= device_id <= 247:
             raise ValueError(f"device_id must be 1..247, got {device_id}")
+        for which, value in (
+            (Holding.WATCHDOG_MS, watchdog_ms),
+            (Holding.MAX_OPEN_MS, max_open_ms),
+        ):
+            if not self.holding_ok(which, value):
+                raise ValueError(f"{which.name.lower()} {value} is outside the ICD range")
         self.clock: SimClock = clock if clock is not None else RealClock()
         self.device_id = device_id
         self.link = LinkFaults()
@@ -51,6 +60,8 @@ class CjAirUnit:
         self._s = UnitState(now_s=now_s, power_on_s=now_s, valve_lag_s=valve_lag_ms / 1000)
         self._s.last_heartbeat_s = now_s
         self._s.nozzle = _nozzle(nozzle)
+        self._s.holding[Holding.WATCHDOG_MS] = watchdog_ms
+        self._s.holding[Holding.MAX_OPEN_MS] = max_open_ms
         self._frozen: tuple[list[bool], list[int]] | None = None
 
     # ---- time -----------------------------------------------------------------------

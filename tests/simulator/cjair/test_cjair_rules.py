@@ -354,3 +354,14 @@ def test_controls_the_unit_does_not_have_are_refused() -> None:
         unit.set_fault("OVERPRESSURE", True)
     with pytest.raises(ValueError):
         unit.set_o2(120)
+
+
+def test_power_on_watchdog_and_cap_can_be_chosen_inside_the_icd_ranges() -> None:
+    bench = Bench(watchdog_ms=5000, max_open_ms=800)
+    assert bench.unit.state()["holding"]["WATCHDOG_MS"] == 5000
+    bench.run(4.9)
+    assert bench.faults() == []
+    bench.run(0.11)
+    assert bench.faults() == ["WATCHDOG"]
+    with pytest.raises(ValueError, match="watchdog_ms"):
+        CjAirUnit(clock=ManualClock(), watchdog_ms=99)
