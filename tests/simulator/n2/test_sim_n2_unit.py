@@ -168,3 +168,18 @@ def test_unit_refuses_controls_it_does_not_have() -> None:
         b.unit.set_level(101)
     with pytest.raises(ValueError):
         b.unit.set_o2(-1)
+
+
+def test_the_unit_is_a_sim_unit_and_runs_in_process_on_an_injected_clock() -> None:
+    from simulator.base import ManualClock, SimUnit
+    from simulator.n2 import N2Unit
+
+    clock = ManualClock()
+    unit = N2Unit(clock=clock)
+    assert isinstance(unit, SimUnit)
+    unit.advance(0.5)
+    assert unit.state()["t_s"] == 0.5
+    unit.advance(0.2)  # time does not run backwards
+    assert unit.state()["t_s"] == 0.5
+    unit.advance(1.0)
+    assert [line.data for line in unit.take_output()] == [b"$EV,FAULT,0001*58\r\n"]
