@@ -159,10 +159,11 @@ class N2Core:
         self._record_if_moved(was_open, why, due_s)
 
     def _latch_bits(self, new: Fault, due_s: float | None = None) -> None:
-        if new & ~self._bits:
-            self._bits |= new
+        fresh = new & ~self._bits
+        if fresh:
+            self._bits |= fresh
             self._lease_due_s = None
-            self._set_valve(False, "fault:" + "+".join(fl.names(new)), due_s)
+            self._set_valve(False, "fault:" + "+".join(fl.names(fresh)), due_s)
             self._fault_changed(due_s)
 
     def _fault_changed(self, due_s: float | None = None) -> None:
