@@ -44,8 +44,8 @@ class N2Unit(N2Core):
 
     def receive(self, data: bytes) -> list[Outgoing]:
         with self._lock:
-            now = self.clock()
-            self._advance_locked(now)
+            self._advance_locked(self.clock())
+            now = self._act_s  # never behind an earlier explicit advance(now_s)
             for item in self._decoder.feed(data):
                 self._counters["frames_in"] += 1
                 if self.link.drop_all:
