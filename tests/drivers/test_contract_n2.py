@@ -30,6 +30,7 @@ from cryoctl.port import (
 )
 from drivers.n2.driver import N2Driver
 from drivers.url import parse_url
+from simulator.n2.unit import N2Config
 
 PROTECTION = Protection(watchdog_ms=500, lease_ms=100)
 #: How long the tests wait for something the unit does on its own.
@@ -121,15 +122,25 @@ async def test_identity_and_capabilities(bench: Bench) -> None:
     assert set(caps.nozzle_flow_g_s_at_50kpa) == set(caps.nozzles)
 
 
-async def test_configure_reads_back_and_clears_power_on_watchdog(bench: Bench) -> None:
-    # The unit's watchdog has run since power-on; let it trip before the host speaks.
-    await until(bench.unit.state, lambda s: "WATCHDOG" in s["fault_names"], timeout_s=2.0)
-    assert (await bench.driver.read_status()).watchdog_tripped
-    got = await bench.driver.configure(PROTECTION)
-    assert got == PROTECTION
-    assert bench.unit.state()["wdt_ms"] == 500
-    status = await bench.driver.read_status()
-    assert not status.watchdog_tripped and status.fault_bits == 0
+@pytest.mark.parametrize("transport", ["tcp", "pty"])
+async def test_configure_reads_back_and_clears_power_on_watchdog(
+    n2_factory: Callable[..., Any], transport: str
+) -> None:
+    # The unit's watchdog runs from power-on (here its shortest, 100 ms): let it trip
+    # before the host speaks.
+    handle = n2_factory(transport, config=N2Config(wdt_ms=100))
+    driver = N2Driver.from_url(handle.url, clock=time.monotonic)
+    try:
+        await driver.connect()
+        await until(handle.unit.state, lambda s: "WATCHDOG" in s["fault_names"])
+        assert (await driver.read_status()).watchdog_tripped
+        got = await driver.configure(PROTECTION)
+        assert got == PROTECTION
+        assert handle.unit.state()["wdt_ms"] == 500
+        status = await driver.read_status()
+        assert not status.watchdog_tripped and status.fault_bits == 0
+    finally:
+        await driver.aclose()
 
 
 async def test_status_fields_and_units(armed: Bench) -> None:

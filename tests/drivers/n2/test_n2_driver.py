@@ -38,10 +38,16 @@ from drivers.url import parse_url
 PROTECTION = Protection(watchdog_ms=500, lease_ms=100)
 
 
-@pytest.fixture(params=["tcp", "pty"])
+#: Tests whose subject is the transport run over both; the rest over a pty only, which
+#: closes at once (pyserial's socket:// close sleeps 0.3 s on purpose).
+BOTH = pytest.mark.parametrize("peer", ["tcp", "pty"], indirect=True)
+
+
+@pytest.fixture
 async def peer(request: pytest.FixtureRequest) -> AsyncIterator[tuple[ScriptedPeer, str]]:
+    transport = getattr(request, "param", "pty")
     unit = ScriptedPeer()
-    url = await unit.start_tcp() if request.param == "tcp" else unit.start_pty()
+    url = await unit.start_tcp() if transport == "tcp" else unit.start_pty()
     yield unit, url
     await unit.aclose()
 
@@ -69,6 +75,7 @@ async def test_is_a_device_port_with_n2_capabilities(driver: N2Driver) -> None:
     assert not (caps.has_valve_feedback or caps.has_skin_sensor or caps.has_airflow)
 
 
+@BOTH
 async def test_connect_identifies(peer: tuple[ScriptedPeer, str]) -> None:
     _, url = peer
     drv = N2Driver.from_url(url, clock=time.monotonic)
@@ -139,6 +146,7 @@ async def test_apply_pressure_with_echo_and_range(
         await driver.apply(DeviceSettings(pressure_kpa=90))
 
 
+@BOTH
 async def test_event_between_command_and_answer_reaches_sink_first(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -151,6 +159,7 @@ async def test_event_between_command_and_answer_reaches_sink_first(
     assert status.nozzle == "A" and status.tip_temp_c == pytest.approx(-185.0)
 
 
+@BOTH
 async def test_unsolicited_event_is_delivered_without_any_call(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -188,6 +197,7 @@ async def test_error_answers_are_device_refused_with_code(
     assert _unit(peer).names().count("OPEN") == 1  # a write is never repeated
 
 
+@BOTH
 async def test_garbage_answer_is_protocol_error_and_dumps_trace(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -202,6 +212,7 @@ async def test_garbage_answer_is_protocol_error_and_dumps_trace(
     assert dumps and any("HB,0" in frame for frame in dumps[0]["frames"])
 
 
+@BOTH
 async def test_silence_is_timeout_reads_retried_once_writes_never(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -230,6 +241,7 @@ async def test_three_timeouts_in_a_row_tell_link_lost_once(
     assert [e.kind for e in seen] == [EventKind.LINK_LOST]
 
 
+@BOTH
 async def test_close_overtakes_queued_commands(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -244,6 +256,7 @@ async def test_close_overtakes_queued_commands(
     assert unit.names()[-4:] == ["HB", "CLOSE", "STAT", "STAT"]
 
 
+@BOTH
 async def test_aclose_sends_close(peer: tuple[ScriptedPeer, str]) -> None:
     _, url = peer
     drv = N2Driver.from_url(url, clock=time.monotonic)
@@ -365,6 +378,7 @@ async def test_pty_hangup_is_link_lost_and_reconnect_backs_off() -> None:
         await drv.aclose()
 
 
+@BOTH
 async def test_frames_are_traced_at_debug_level(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:
@@ -376,6 +390,7 @@ async def test_frames_are_traced_at_debug_level(
     assert [f.frame for f in driver.trace.frames()][-2:] == ["$HB,0*16\r\n", "$OK,HB,0*3E\r\n"]
 
 
+@BOTH
 async def test_a_late_answer_never_looks_fresh(peer: tuple[ScriptedPeer, str]) -> None:
     unit, url = peer
     drv = N2Driver(parse_url(url), clock=time.monotonic, timeout_ms=60)
