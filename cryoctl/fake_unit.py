@@ -15,6 +15,7 @@ makes the next reads raise DeviceTimeout.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 
@@ -75,6 +76,11 @@ TIP_FALL_C_PER_S = 400.0
 TIP_WARM_C_PER_S = 20.0
 TIP_COLDEST_C = -190.0
 AMBIENT_C = 20.0
+
+
+@functools.cache
+def _bit_names(bits: int) -> frozenset[str]:
+    return frozenset(f"BIT{n}" for n in range(16) if bits >> n & 1)
 
 
 class VirtualClock:
@@ -194,6 +200,15 @@ class FakeUnit:
         self._settle(now)
         self._command(now, False)
 
+    def tell_reset_faults(self) -> None:
+        self.history.append(Told(self.clock(), "reset_faults"))
+        self.inputs.fault_bits = 0
+
+    def tell_reset_estop(self) -> None:
+        self.history.append(Told(self.clock(), "reset_estop"))
+        if not self.inputs.estop_button:
+            self.estop_latched = False
+
     def status_now(self) -> Status:
         now = self.clock()
         self.history.append(Told(now, "read_status"))
@@ -248,13 +263,10 @@ class FakeUnit:
         self.tell_close()
 
     async def reset_faults(self) -> None:
-        self.history.append(Told(self.clock(), "reset_faults"))
-        self.inputs.fault_bits = 0
+        self.tell_reset_faults()
 
     async def reset_estop(self) -> None:
-        self.history.append(Told(self.clock(), "reset_estop"))
-        if not self.inputs.estop_button:
-            self.estop_latched = False
+        self.tell_reset_estop()
 
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
@@ -330,7 +342,7 @@ class FakeUnit:
         feedback: bool | None = None
         if caps.has_valve_feedback:
             feedback = self._valve.physical_open if i.feedback_stuck is None else i.feedback_stuck
-        names = frozenset(f"BIT{n}" for n in range(16) if i.fault_bits >> n & 1)
+        names = _bit_names(i.fault_bits)
         return Status(
             read_at_s=now,
             valve_commanded=self._valve.commanded,

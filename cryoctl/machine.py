@@ -48,6 +48,7 @@ class Phase(enum.StrEnum):
     DISCONNECTED = "disconnected"
 
 
+_BY_NAME = {p.value: p for p in Phase}
 #: Phases in which a session is running (its clock may be paused).
 SESSION_PHASES = frozenset({Phase.ARMED, Phase.SPRAYING, Phase.RESTING, Phase.PAUSED})
 _TREATING = [Phase.ARMED, Phase.SPRAYING, Phase.RESTING]
@@ -123,8 +124,12 @@ class _Model:
 
     state: str
 
-    def __init__(self, guards: Guards) -> None:
+    def __init__(self, guards: Guards, initial: Phase) -> None:
         self._guards = guards
+        self.phase = initial
+
+    def entered(self) -> None:
+        self.phase = _BY_NAME[self.state]
 
     def protection_verified(self) -> bool:
         return self._guards.protection_verified()
@@ -158,7 +163,7 @@ class TreatmentMachine:
     """The table bound to one set of guards. Fire triggers; read :attr:`phase`."""
 
     def __init__(self, guards: Guards, *, initial: Phase = Phase.STARTING) -> None:
-        self._model = _Model(guards)
+        self._model = _Model(guards, initial)
         self._machine = Machine(
             model=self._model,
             states=[str(p) for p in Phase],
@@ -167,11 +172,12 @@ class TreatmentMachine:
             auto_transitions=False,
             ignore_invalid_triggers=False,
             queued=False,
+            after_state_change="entered",
         )
 
     @property
     def phase(self) -> Phase:
-        return Phase(self._model.state)
+        return self._model.phase
 
     def allows(self, trigger: str) -> bool:
         """Whether ``trigger`` exists in the current phase (guards not evaluated)."""

@@ -90,8 +90,9 @@ class SafetySupervisor:
         elif event.kind is EventKind.ESTOP and event.value:
             self._estop_event_at_s = max(self._estop_event_at_s, event.at_s)
 
-    def _see_trigger(self, down: bool, at_s: float) -> None:
-        if at_s >= self._trigger_at_s:
+    def _see_trigger(self, down: bool, at_s: float, *, event: bool = True) -> None:
+        # A status only overrides an event it was read after.
+        if at_s > self._trigger_at_s or (event and at_s == self._trigger_at_s):
             self._trigger_at_s = at_s
             self._trigger_down = down
             if not down:
@@ -118,7 +119,7 @@ class SafetySupervisor:
         self._last_paused = True if ctx is None else ctx.paused
         if status is None:
             return
-        self._see_trigger(status.trigger, status.read_at_s)
+        self._see_trigger(status.trigger, status.read_at_s, event=False)
         if ctx is not None and ctx.skin_stop_c is not None and ctx.skin_warn_c is not None:
             skin = status.skin_temp_c
             if skin is not None and skin <= ctx.skin_stop_c:

@@ -101,8 +101,11 @@ class Treatment:
         self._accrued_to_s = 0.0
         self._reset_estop_asked = False
         self._reset_fault_asked = False
+        #: A reset is judged only on data read after it was asked for.
+        self._reset_asked_at_s = -math.inf
         self._sessions_started = 0
         self._watch = StatusWatch(self)
+        self._context: tuple[object, SupervisorContext] | None = None
 
     @property
     def phase(self) -> Phase:
@@ -143,6 +146,7 @@ class Treatment:
         return (
             self._reset_estop_asked
             and st is not None
+            and st.read_at_s > self._reset_asked_at_s
             and rules.fresh(st, self._now, self.period_s) is None
             and not st.estop_latched
         )
@@ -152,6 +156,7 @@ class Treatment:
         return (
             self._reset_fault_asked
             and st is not None
+            and st.read_at_s > self._reset_asked_at_s
             and rules.fresh(st, self._now, self.period_s) is None
             and not st.faulted
             and not rules.oxygen_fault(st)
@@ -314,11 +319,12 @@ class Treatment:
         if self.phase is not Phase.ESTOP:
             raise MachineRefused(f"no e-stop to reset in {self.phase}")
         self._reset_estop_asked = True
+        self._reset_asked_at_s = now
         return Commands(valve_open=False, reset_estop=True)
 
-    def refuse_estop_reset(self, reason: str) -> None:
+    def refuse_estop_reset(self, read_at_s: float, reason: str) -> None:
         """The unit's latch is still set: a reset needs a new, deliberate request."""
-        if self._reset_estop_asked:
+        if self._reset_estop_asked and read_at_s > self._reset_asked_at_s:
             self._reset_estop_asked = False
             self.refusals = (reason,)
 
@@ -326,6 +332,7 @@ class Treatment:
         if self.phase is not Phase.FAULT:
             raise MachineRefused(f"no fault to reset in {self.phase}")
         self._reset_fault_asked = True
+        self._reset_asked_at_s = now
         return Commands(valve_open=False, reset_faults=True)
 
     def acknowledge_alarms(self, now: float, *, up_to_seq: int | None = None) -> Commands:
@@ -340,7 +347,7 @@ class Treatment:
         self.status = status
         self._last_answer_s = now
         self._now = now
-        if status.read_at_s >= self._trigger_at_s:
+        if status.read_at_s > self._trigger_at_s:
             self._see_trigger(status.trigger, status.read_at_s, now)
         self._watch.on_status(status, now, was_spraying=was_spraying)
         return self._update(now)
@@ -513,6 +520,15 @@ class Treatment:
         s = self.session
         if s is None:
             return None
+        key = (s.session_id, s.key, self.phase is Phase.PAUSED, self.host_estop is not None)
+        cached = self._context
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        context = self._build_context(s)
+        self._context = (key, context)
+        return context
+
+    def _build_context(self, s: Session) -> SupervisorContext:
         device = s.loaded.profile.device
         zone = s.zone_limits
         limits = s.loaded.profile.session

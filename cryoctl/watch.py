@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cryoctl import rules
-from cryoctl.alarms import AlarmCode
+from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.machine import SESSION_PHASES, Phase
 from cryoctl.port import Status
 from cryoctl.profile import CjAirDevice
@@ -28,6 +28,11 @@ __all__ = ["StatusWatch"]
 
 #: Feedback still open this long after a close is a valve stuck open.
 _STUCK_FEEDBACK_S = rules.STUCK_CHECK_AFTER_S
+
+
+def _clear(alarms: AlarmManager, code: AlarmCode, now: float) -> None:
+    if alarms.is_active(code):
+        alarms.clear_condition(code, now)
 
 
 class StatusWatch:
@@ -51,11 +56,11 @@ class StatusWatch:
         core = self._core
         alarms = core.alarms
         if rules.fresh(st, now, core.period_s) is None:
-            alarms.clear_condition(AlarmCode.STALE_DATA, now)
+            _clear(alarms, AlarmCode.STALE_DATA, now)
         if st.estop_latched and core.phase is not Phase.ESTOP:
             core.enter_estop("unit e-stop", now)
         elif st.estop_latched and core.phase is Phase.ESTOP:
-            core.refuse_estop_reset("unit e-stop still latched")
+            core.refuse_estop_reset(st.read_at_s, "unit e-stop still latched")
         if st.faulted:
             core.enter_fault(AlarmCode.UNIT_FAULT, f"fault bits {st.fault_bits:#06x}", now)
         if rules.oxygen_fault(st):
@@ -71,13 +76,13 @@ class StatusWatch:
             alarms.raise_alarm(AlarmCode.O2_LOW, now, low)
             core.close(now, low, None)
         else:
-            alarms.clear_condition(AlarmCode.O2_LOW, now)
+            _clear(alarms, AlarmCode.O2_LOW, now)
         odd = rules.implausible(st)
         if odd is not None:
             alarms.raise_alarm(AlarmCode.UNIT_FAULT, now, odd)
             core.close(now, odd, None)
         elif not st.faulted and core.phase is not Phase.FAULT:
-            alarms.clear_condition(AlarmCode.UNIT_FAULT, now)
+            _clear(alarms, AlarmCode.UNIT_FAULT, now)
         loaded = core.loaded
         if loaded is not None and core.phase in SESSION_PHASES:
             wrong = rules.nozzle_matches(loaded.profile, st)
@@ -85,7 +90,7 @@ class StatusWatch:
                 alarms.raise_alarm(AlarmCode.NOZZLE_MISMATCH, now, wrong)
                 core.close(now, wrong, None)
             else:
-                alarms.clear_condition(AlarmCode.NOZZLE_MISMATCH, now)
+                _clear(alarms, AlarmCode.NOZZLE_MISMATCH, now)
 
     def _effects(self, st: Status, now: float, *, was_spraying: bool) -> None:
         core, alarms = self._core, self._core.alarms
@@ -101,7 +106,7 @@ class StatusWatch:
                     self._stuck(now, "feedback still open")
             else:
                 self._mismatch_since_s = None
-                alarms.clear_condition(AlarmCode.VALVE_MISMATCH, now)
+                _clear(alarms, AlarmCode.VALVE_MISMATCH, now)
         tip = st.tip_temp_c
         if tip is None:
             return
@@ -148,7 +153,7 @@ class StatusWatch:
                 core.close(now, "no skin reading", None)
             return
         self._skin_missing_since_s = None
-        alarms.clear_condition(AlarmCode.SKIN_NO_READING, now)
+        _clear(alarms, AlarmCode.SKIN_NO_READING, now)
         band, before = rules.skin_band(device, skin), self._skin_band
         self._skin_band = band
         if band == "stop":
@@ -159,8 +164,8 @@ class StatusWatch:
         if band in ("stop", "warn"):
             alarms.raise_alarm(AlarmCode.SKIN_WARN, now, f"skin {skin:.1f} degC")
         else:
-            alarms.clear_condition(AlarmCode.SKIN_WARN, now)
-            alarms.clear_condition(AlarmCode.SKIN_STOP, now)
+            _clear(alarms, AlarmCode.SKIN_WARN, now)
+            _clear(alarms, AlarmCode.SKIN_STOP, now)
             if session is not None:
                 session.skin_locked_zones.discard(session.zone)
         level = core.airflow_level

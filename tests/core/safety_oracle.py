@@ -1,0 +1,197 @@
+"""An independent judge of the valve commands a rig produced, against DESIGN.md's invariants.
+
+It keeps its own books from the outputs and from what the test did (presses,
+releases, zone changes, pauses, e-stops): it shares no code with the machine or
+the supervisor beyond reading the profile and the status each output was decided
+on. ``machine_only`` also fails on every supervisor intervention, so a machine
+that needs to be overruled is caught even though the valve stayed safe.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core_rig import Rig, Step
+
+from cryoctl.alarms import AlarmCode
+from cryoctl.machine import Phase
+from cryoctl.port import DeviceKind
+from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
+
+EPS = 1e-6
+O2_LOW_PCT = 19.5
+
+
+class Oracle:
+    def __init__(self, rig: Rig, loaded: LoadedProfile, *, machine_only: bool) -> None:
+        self.rig = rig
+        self.profile = loaded.profile
+        self.machine_only = machine_only
+        device = self.profile.device
+        self.flow_g_s = 0.0
+        if isinstance(device, N2Device):
+            at_50 = rig.treatment.caps.nozzle_flow_g_s_at_50kpa[device.nozzle]
+            self.flow_g_s = at_50 * math.sqrt(device.pressure_kpa / 50.0)
+        self.seen = 0
+        self.held = False
+        self.session_start: float | None = None
+        self.site = (0, 0)
+        self.paused_s = 0.0
+        self.paused_since: float | None = None
+        self.estopped = False
+        self._reset_books()
+        self.opens = 0
+        self.interventions = 0
+
+    def _reset_books(self) -> None:
+        self.open_since: float | None = None
+        self.prev_t: float | None = None
+        self.site_open: dict[tuple[int, int], float] = {}
+        self.site_opens: dict[tuple[int, int], int] = {}
+        self.last_close: dict[tuple[int, int], float] = {}
+        self.rest_until: dict[tuple[int, int], float] = {}
+        self.session_open_s = 0.0
+        self.released_since_close = True
+        self.pass_open = False
+        self.skin_locked: set[int] = set()
+
+    # -- what the test did ---------------------------------------------------------
+
+    def started(self, t: float) -> None:
+        self.judge()
+        self._reset_books()
+        self.session_start, self.site = t, (0, 0)
+        self.paused_s, self.paused_since, self.estopped = 0.0, None, False
+
+    def ended(self) -> None:
+        self.judge()
+        self.session_start = None
+
+    def estop(self) -> None:
+        self.judge()
+        self.estopped = True
+        self.session_start = None
+
+    def pressed(self) -> None:
+        self.judge()
+        self.held = True
+
+    def released(self, t: float) -> None:
+        self.judge()
+        self.held = False
+        self.released_since_close = True
+        self._end_pass(t)
+
+    def paused(self, t: float) -> None:
+        self.judge()
+        self._end_pass(t)
+        self.paused_since = t
+
+    def resumed(self, t: float) -> None:
+        self.judge()
+        if self.paused_since is not None:
+            self.paused_s += t - self.paused_since
+            self.paused_since = None
+
+    def moved(self, site: tuple[int, int]) -> None:
+        self.judge()
+        self.site, self.pass_open = site, False
+
+    def _end_pass(self, t: float) -> None:
+        if self.pass_open:
+            self.pass_open = False
+            self.rest_until[self.site] = t + self.profile.zones[self.site[0]].rest_s
+
+    # -- judging ---------------------------------------------------------------------
+
+    def judge(self) -> None:
+        steps = self.rig.steps
+        while self.seen < len(steps):
+            step = steps[self.seen]
+            self.seen += 1
+            self._judge(step.at_s, step)
+        self._judge_now()
+
+    def _judge_now(self) -> None:
+        t = self.rig.treatment
+        alarms = t.alarms
+        if t.phase is Phase.DISCONNECTED:
+            assert alarms.is_active(AlarmCode.COMM_LOST), "link lost without an alarm"
+        if t.phase is Phase.ESTOP:
+            assert alarms.is_active(AlarmCode.ESTOP), "e-stop without an alarm"
+            assert not self.rig.unit.valve_open, "valve open in e-stop"
+        st = t.status
+        if st is not None and st.o2_pct is not None and st.o2_pct < O2_LOW_PCT:
+            assert alarms.is_active(AlarmCode.O2_LOW), "low oxygen without an alarm"
+
+    def _judge(self, t: float, step: Step) -> None:
+        out = step.out
+        if out.verdict.force_close:
+            self.interventions += 1
+            if self.machine_only:
+                raise AssertionError(f"supervisor had to close at {t}: {out.verdict.reasons}")
+        if self.open_since is not None and self.prev_t is not None:
+            dt = t - self.prev_t
+            self.site_open[self.open_site] = self.site_open.get(self.open_site, 0.0) + dt
+            self.session_open_s += dt
+        self.prev_t = t
+        self._see_skin(step)
+        if out.valve_open:
+            self._judge_open(t, step)
+        elif self.open_since is not None:
+            self.open_since = None
+            self.last_close[self.open_site] = t
+            self.released_since_close = not self.held
+
+    def _see_skin(self, step: Step) -> None:
+        device, st = self.profile.device, step.status
+        if not isinstance(device, CjAirDevice) or st is None or st.skin_temp_c is None:
+            return
+        if st.skin_temp_c <= device.skin_stop_c and self.session_start is not None:
+            self.skin_locked.add(self.site[0])
+        elif st.skin_temp_c >= device.skin_warn_c:
+            self.skin_locked.discard(self.site[0])
+
+    def _judge_open(self, t: float, step: Step) -> None:
+        p = self.profile
+        zone = p.zones[self.site[0]]
+        if self.machine_only:
+            assert step.phase is Phase.SPRAYING, f"open in {step.phase}"
+        if self.open_since is None:
+            assert self.session_start is not None, "opened outside a session"
+            assert not self.estopped, "opened after an e-stop without a new start"
+            assert self.released_since_close, "tie-down: no release since the last close"
+            if self.machine_only:
+                rest_end = self.rest_until.get(self.site, -math.inf)
+                alarms = self.rig.treatment.alarms
+                assert not alarms.is_active(AlarmCode.O2_LOW), "oxygen alarm not cleared"
+            else:
+                rest_end = self.last_close.get(self.site, -math.inf) + zone.rest_s
+            assert t >= rest_end - EPS, f"rest not over ({rest_end - t:.3f} s left)"
+            assert self.site[0] not in self.skin_locked, "opened in a zone locked by the skin"
+            assert self.site_opens.get(self.site, 0) < zone.passes, "more passes than allowed"
+            self.site_opens[self.site] = self.site_opens.get(self.site, 0) + 1
+            self.open_since, self.open_site, self.pass_open = t, self.site, True
+            self.opens += 1
+        assert t - self.open_since <= zone.max_dwell_s + EPS, "continuous spray over dwell"
+        assert self.site_open.get(self.site, 0.0) <= zone.max_total_s + EPS, "zone cap"
+        start = self.session_start
+        assert start is not None
+        elapsed = t - start - self.paused_s
+        assert self.paused_since is None, "open while paused"
+        assert elapsed <= p.session.max_session_s + EPS, "session time cap"
+        if p.session.max_cryogen_g is not None:
+            used = self.session_open_s * self.flow_g_s
+            assert used <= p.session.max_cryogen_g + EPS, "cryogen budget"
+        st, read = step.status, step.last_read_ok_s
+        assert st is not None and read is not None, "open without data"
+        assert t - read <= 2 * self.rig.period_s + EPS, "open on stale data"
+        assert self.held and st.trigger, "open without the trigger held"
+        assert st.nozzle == p.device.nozzle, "wrong nozzle sprays"
+        assert not st.estop_latched and st.fault_bits == 0, "open with e-stop or fault"
+        assert st.o2_pct is not None and st.o2_pct >= O2_LOW_PCT, "open with low oxygen"
+        device = p.device
+        if isinstance(device, CjAirDevice) and st.skin_temp_c is not None:
+            assert st.skin_temp_c > device.skin_stop_c, "open with the skin at its stop limit"
+        if self.machine_only and self.rig.treatment.caps.kind is DeviceKind.CJ_AIR:
+            assert st.cooler_ready, "open with the cooler not ready"

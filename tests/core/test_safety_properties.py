@@ -1,0 +1,317 @@
+"""DESIGN.md's invariants as properties: random staff, unit and link behaviour, checked each step.
+
+Three machines drive the same rules:
+- the real treatment core on an N2 unit and on a CJ-Air unit, judged "machine only":
+  besides every invariant on the valve, a single supervisor intervention fails the
+  run, so a wrong guard in the machine cannot hide behind the supervisor;
+- a rogue core that proposes an open whenever the trigger is held, judged on the
+  valve alone: the supervisor must keep every invariant by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from core_rig import Rig, make_rig, shipped
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+from safety_oracle import Oracle
+
+from cryoctl.errors import MachineRefused
+from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES
+from cryoctl.machine import SESSION_PHASES, Phase
+from cryoctl.port import Capabilities
+from cryoctl.profile import LoadedProfile, Zone
+from cryoctl.treatment import Commands, Treatment
+
+PERIOD_S = 0.1
+
+
+def tight(name: str, **device: object) -> LoadedProfile:
+    """A shipped profile with small numbers, so caps and rests are reached in a few steps."""
+    base = shipped(name)
+    zones = (
+        Zone(name="a", max_dwell_s=2.0, max_total_s=3.0, passes=3, rest_s=1.5, repeat=2),
+        Zone(name="b", max_dwell_s=1.0, max_total_s=5.0, passes=2, rest_s=0.0),
+    )
+    session = base.profile.session.model_copy(
+        update={"max_session_s": 25.0}
+        | ({"max_cryogen_g": 4.0} if base.profile.session.max_cryogen_g else {})
+    )
+    profile = base.profile.model_copy(
+        update={
+            "zones": zones,
+            "session": session,
+            "device": base.profile.device.model_copy(update=device),
+        }
+    )
+    return replace(base, profile=profile, sha256="0" * 64, source="test")
+
+
+class RogueTreatment(Treatment):
+    """Proposes an open whenever a session runs and the trigger is held: no other guard."""
+
+    def commands(self) -> Commands:
+        honest = super().commands()
+        held = self.session is not None and self.status is not None and self.status.trigger
+        return replace(honest, valve_open=held, next_deadline_s=None)
+
+
+class SafetyRules(RuleBasedStateMachine):
+    caps: Capabilities = N2_CAPABILITIES
+    profile_name = "n2-face-cryomassage"
+    nozzle = "M"
+    machine_only = True
+    treatment_cls: type[Treatment] = Treatment
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = tight(self.profile_name)
+        self.rig = self._new_rig()
+        self.oracle = Oracle(self.rig, self.loaded, machine_only=self.machine_only)
+
+    def _new_rig(self) -> Rig:
+        return make_rig(
+            self.caps, period_s=PERIOD_S, nozzle=self.nozzle, treatment_cls=self.treatment_cls
+        )
+
+    @initialize()
+    def boot_and_start(self) -> None:
+        self.rig.boot(self.loaded)
+        self._start()
+
+    def _try(self, step: str, *args: object) -> bool:
+        try:
+            self.rig.act(step, *args)
+        except MachineRefused:
+            return False
+        return True
+
+    def _start(self) -> None:
+        t = self.rig.treatment
+        if t.phase is Phase.COMPLETED:
+            self._try("dismiss")
+        if t.phase is Phase.IDLE:
+            t.load(self.loaded, self.rig.clock())
+            t.settings_applied(self.loaded.sha256, self.rig.clock())
+        if t.machine.allows("start") and t.profile_fits_unit():
+            self.oracle.started(self.rig.clock())
+            self.rig.act("start_session")
+
+    # -- the operator -------------------------------------------------------------------
+
+    @rule()
+    def press(self) -> None:
+        self.oracle.pressed()
+        self.rig.unit.press_trigger()
+
+    @rule()
+    def release(self) -> None:
+        self.oracle.released(self.rig.clock())
+        self.rig.unit.release_trigger()
+
+    @rule(dt_s=st.floats(0.2, 4.0))
+    def press_and_hold(self, dt_s: float) -> None:
+        self.press()
+        self.rig.run(dt_s)
+
+    @rule(dt_s=st.floats(1.0, 3.0))
+    def press_and_hold_longer(self, dt_s: float) -> None:
+        self.press()
+        self.rig.run(dt_s)
+
+    @rule(dt_s=st.floats(0.01, 3.0))
+    def wait(self, dt_s: float) -> None:
+        self.rig.run(dt_s)
+
+    @rule(dt_s=st.floats(3.0, 30.0))
+    def wait_long(self, dt_s: float) -> None:
+        self.rig.run(dt_s)
+
+    @rule(dt_s=st.floats(0.05, 1.0))
+    def loop_stalls(self, dt_s: float) -> None:
+        self.rig.stall(dt_s)
+
+    @rule(which=st.sampled_from(["next_site", "next_zone"]))
+    def move(self, which: str) -> None:
+        t = self.rig.treatment
+        s = t.session
+        allowed = t.has_next_site() if which == "next_site" else t.has_next_zone()
+        if s is None or not (t.machine.allows(which) and allowed):
+            return
+        self.oracle.moved((s.zone, s.site + 1) if which == "next_site" else (s.zone + 1, 0))
+        self.rig.act(which)
+
+    def pause(self) -> None:
+        self.oracle.judge()
+        now = self.rig.clock()
+        if self.rig.treatment.phase in (Phase.ARMED, Phase.SPRAYING, Phase.RESTING):
+            self.rig.act("pause")
+            self.oracle.paused(now)
+            assert not self.rig.unit.valve_open
+
+    def resume(self) -> None:
+        if self.rig.treatment.machine.allows("resume"):
+            self.oracle.resumed(self.rig.clock())
+            self.rig.act("resume")
+
+    def finish_or_restart_session(self) -> None:
+        self.oracle.judge()
+        if self.rig.treatment.phase in SESSION_PHASES:
+            self.rig.act("finish")
+            self.oracle.ended()
+            assert not self.rig.unit.valve_open
+        else:
+            self._start()
+
+    def acknowledge(self) -> None:
+        self.rig.act("acknowledge_alarms")
+
+    # -- e-stop and faults -----------------------------------------------------------------
+
+    @rule(action=st.sampled_from(["pause", "resume", "finish_or_restart_session", "acknowledge"]))
+    def staff(self, action: str) -> None:
+        getattr(self, action)()
+
+    @rule(action=st.sampled_from(["release_estop_button", "reset_estop", "reset_fault", "restart"]))
+    def recover(self, action: str) -> None:
+        if action != "restart" or self.machine_only:
+            getattr(self, action)()
+
+    @rule(source=st.sampled_from(["panel", "button"]))
+    def estop(self, source: str) -> None:
+        self.oracle.estop()
+        if source == "button":
+            self.rig.unit.press_estop_button()
+        else:
+            self.rig.host_estop()
+        assert not self.rig.unit.valve_open, "e-stop left the valve open"
+        assert self.rig.treatment.phase is Phase.ESTOP
+
+    def release_estop_button(self) -> None:
+        self.rig.unit.release_estop_button()
+
+    def reset_estop(self) -> None:
+        self.oracle.judge()
+        before = self.rig.treatment.phase
+        self._try("request_estop_reset")
+        self.rig.run(2 * PERIOD_S)
+        if before is Phase.ESTOP:
+            assert self.rig.treatment.phase not in SESSION_PHASES, "an e-stop reset restarted"
+
+    def reset_fault(self) -> None:
+        self._try("request_fault_reset")
+
+    # -- the unit, the room, the nozzle and the link (one rule, so they do not crowd out
+    # -- the operator) ------------------------------------------------------------------
+
+    @rule(
+        what=st.sampled_from(
+            ["fault", "oxygen", "nozzle", "nozzle", "reads", "skin", "ready", "heal", "heal"]
+        ),
+        data=st.data(),
+    )
+    def disturb(self, what: str, data: st.DataObject) -> None:
+        unit = self.rig.unit
+        if what == "fault":
+            unit.set_fault_bits(data.draw(st.sampled_from([0x1, 0x8])))
+        elif what == "oxygen":
+            unit.inputs.o2_pct = data.draw(st.sampled_from([19.0, 17.5]))
+        elif what == "nozzle":
+            nozzles = [*N2_CAPABILITIES.nozzles, *CJ_AIR_CAPABILITIES.nozzles, None]
+            unit.fit_nozzle(data.draw(st.sampled_from(nozzles)))
+        elif what == "reads":
+            unit.inputs.fail_reads = data.draw(st.integers(1, 8))
+        elif what == "skin":
+            unit.inputs.skin_temp_c = data.draw(st.sampled_from([None, 3.0, 6.0, 9.0]))
+        elif what == "ready":
+            unit.inputs.cooler_ready = False
+            unit.inputs.pressure_kpa = 30.0
+        else:
+            unit.inputs.o2_pct = 20.9
+            unit.inputs.skin_temp_c = 30.0
+            unit.inputs.cooler_ready = True
+            unit.inputs.pressure_kpa = 50.0
+            if unit.inputs.nozzle != self.nozzle:
+                unit.fit_nozzle(self.nozzle)
+
+    def restart(self) -> None:
+        """The daemon restarts: a fresh core from the same profile comes up closed."""
+        self.oracle.judge()
+        self.oracle.ended()
+        self.rig.unit.tell_close()
+        unit, clock = self.rig.unit, self.rig.clock
+        fresh = self._new_rig()
+        fresh.unit, fresh.clock = unit, clock
+        unit._sinks.clear()
+        unit.subscribe(lambda e: fresh.apply(fresh.core.on_event(e, clock())) and None)
+        assert fresh.treatment.phase is Phase.STARTING
+        assert not fresh.treatment.commands().valve_open
+        fresh.boot(self.loaded)
+        fresh.run(1.0)
+        assert fresh.treatment.phase not in SESSION_PHASES
+        assert not unit.valve_open, "a restart resumed spraying"
+        self.rig = fresh
+        self.oracle = Oracle(fresh, self.loaded, machine_only=self.machine_only)
+        self.oracle.held = unit.inputs.trigger
+
+    @invariant()
+    def every_output_keeps_the_invariants(self) -> None:
+        self.oracle.judge()
+
+
+class CjAirRules(SafetyRules):
+    caps = CJ_AIR_CAPABILITIES
+    profile_name = "air-face-tone"
+    nozzle = "F20"
+
+
+class RogueN2Rules(SafetyRules):
+    machine_only = False
+    treatment_cls = RogueTreatment
+
+
+class RogueCjAirRules(CjAirRules):
+    machine_only = False
+    treatment_cls = RogueTreatment
+
+
+SETTINGS = settings(
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+TestN2 = SafetyRules.TestCase
+TestCjAir = CjAirRules.TestCase
+TestRogueN2 = RogueN2Rules.TestCase
+TestRogueCjAir = RogueCjAirRules.TestCase
+TestN2.settings = TestCjAir.settings = SETTINGS
+TestRogueN2.settings = TestRogueCjAir.settings = SETTINGS
+
+
+def test_the_rogue_really_tries() -> None:
+    """The rogue core does propose opens the supervisor must refuse."""
+    rig = make_rig(N2_CAPABILITIES, period_s=PERIOD_S, nozzle="M", treatment_cls=RogueTreatment)
+    rig.boot(tight("n2-face-cryomassage"))
+    rig.act("start_session")
+    rig.unit.press_trigger()
+    rig.run(5.0)
+    [(opened, closed)] = rig.unit.open_intervals()
+    assert closed is not None
+    assert 2.0 <= closed - opened <= 2.0 + PERIOD_S + 1e-9
+    assert rig.core.supervisor.interventions > 0
+
+
+@pytest.mark.parametrize("name", ["n2-face-cryomassage", "air-face-tone"])
+def test_tight_profiles_fit_their_units(name: str) -> None:
+    loaded = tight(name)
+    assert loaded.profile.zones[0].max_dwell_s == 2.0

@@ -1,0 +1,122 @@
+"""A treatment from start-up to the end, in virtual time, asserted on the unit's history."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from core_rig import Rig, make_rig, shipped
+
+from cryoctl.alarms import AlarmCode
+from cryoctl.errors import MachineRefused
+from cryoctl.fake_unit import N2_CAPABILITIES
+from cryoctl.machine import Phase
+from cryoctl.session import Outcome
+
+
+def test_dwell_cutoff_closes_at_the_exact_deadline(n2_rig: Rig) -> None:
+    rig = n2_rig
+    rig.boot(shipped("n2-face-cryomassage"))  # forehead: 3 s dwell
+    rig.act("start_session")
+    rig.run(0.013)
+    rig.unit.press_trigger()
+    rig.run(10)
+    [(opened, closed)] = rig.unit.open_intervals()
+    assert closed is not None
+    assert closed - opened == pytest.approx(3.0, abs=1e-9)
+    assert rig.treatment.alarms.is_active(AlarmCode.DWELL_CUTOFF)
+    assert rig.treatment.phase is Phase.ARMED  # held: the pass is still open
+    assert rig.core.supervisor.interventions == 0
+
+
+def test_no_tie_down_and_rest_between_passes(n2_rig: Rig) -> None:
+    rig = n2_rig
+    rig.boot(shipped("n2-face-cryomassage"))  # 2 passes, 30 s rest
+    rig.act("start_session")
+    rig.unit.press_trigger()
+    rig.run(5)
+    rig.run(20)  # still held after the cut-off: nothing opens
+    assert len(rig.unit.open_intervals()) == 1
+    rig.unit.release_trigger()
+    rig.run(1)
+    assert rig.treatment.phase is Phase.RESTING
+    rig.unit.press_trigger()
+    rig.run(1)
+    assert len(rig.unit.open_intervals()) == 1, "sprayed during the rest"
+    rig.unit.release_trigger()
+    rig.run(29.5)
+    rig.unit.press_trigger()
+    rig.run(1)
+    spans = rig.unit.open_intervals()
+    assert len(spans) == 2
+    released_at = spans[0][0] + 30.0  # released 25 s after a 3 s spray... at t0 + 25
+    assert spans[1][0] >= released_at
+    assert rig.core.supervisor.interventions == 0
+
+
+def test_wrong_nozzle_never_sprays_and_alarms() -> None:
+    rig = make_rig(N2_CAPABILITIES, nozzle="A")
+    rig.boot(shipped("n2-face-cryomassage"))
+    rig.act("start_session")
+    rig.unit.press_trigger()
+    rig.run(2)
+    assert rig.unit.open_intervals() == []
+    assert rig.treatment.alarms.is_active(AlarmCode.NOZZLE_MISMATCH)
+    assert any("nozzle" in r for r in rig.treatment.refusals)
+
+
+def test_estop_closes_first_latches_and_reset_leads_to_idle(n2_rig: Rig) -> None:
+    rig = n2_rig
+    rig.boot(shipped("n2-face-cryomassage"))
+    rig.act("start_session")
+    rig.unit.press_trigger()
+    rig.run(1)
+    assert rig.unit.valve_open
+    rig.unit.press_estop_button()
+    assert not rig.unit.valve_open
+    assert rig.treatment.phase is Phase.ESTOP
+    assert rig.treatment.records[-1].outcome is Outcome.ESTOP
+    rig.act("request_estop_reset")
+    rig.run(0.1)
+    assert rig.treatment.phase is Phase.ESTOP, "reset while the button is still pressed"
+    rig.unit.release_estop_button()
+    rig.unit.estop_latched = False
+    rig.act("request_estop_reset")
+    rig.run(0.1)
+    assert rig.treatment.phase is Phase.IDLE
+    rig.run(5)
+    assert not rig.unit.valve_open
+    with pytest.raises(MachineRefused):
+        rig.act("start_session")
+
+
+def test_whole_session_in_virtual_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """Fifteen minutes of lesion treatment at 50 Hz: every site, every pass, then finish."""
+    rig = make_rig(N2_CAPABILITIES, nozzle="C")
+    loaded = shipped("n2-common-wart")  # 10 sites, 2 passes of <= 10 s, 30 s rest, 900 s
+    rig.boot(loaded)
+    wall = time.perf_counter()
+    rig.act("start_session")
+    zone = loaded.profile.zones[0]
+    for site in range(zone.repeat):
+        if site:
+            rig.act("next_site")
+        for _ in range(zone.passes):
+            rig.unit.press_trigger()
+            rig.run(12)  # held past the dwell: cut off at 10 s
+            rig.unit.release_trigger()
+            rig.run(zone.rest_s)
+    rig.run(900 - (rig.clock() - rig.treatment.records[0].started_at_s if rig.treatment.records
+                   else 0) - 895)
+    rig.act("finish")
+    wall = time.perf_counter() - wall
+    record = rig.treatment.records[-1]
+    with capsys.disabled():
+        print(f"\n{record.treated_s:.0f} s session in {wall * 1000:.0f} ms wall")
+    assert record.outcome is Outcome.COMPLETED
+    sprays = rig.unit.open_intervals()
+    # the cryogen budget (85 g at 0.27 g/s) ends the session's spraying before all sites
+    assert all(c is not None and c - o <= zone.max_dwell_s + 1e-9 for o, c in sprays)
+    assert record.ledger.session.cryogen_g <= loaded.profile.session.max_cryogen_g + 1e-6
+    assert record.ledger.session.open_s == pytest.approx(sum(c - o for o, c in sprays if c))
+    assert rig.core.supervisor.interventions == 0
