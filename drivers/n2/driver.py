@@ -21,6 +21,7 @@ from collections.abc import Callable
 import structlog
 
 from cryoctl.errors import (
+    AddressError,
     ConfigError,
     ConfigMismatch,
     ProtocolError,
@@ -111,7 +112,10 @@ class N2Driver:
 
     @classmethod
     def from_url(cls, url: str, *, clock: Callable[[], float]) -> N2Driver:
-        return cls(parse_url(url, schemes=(N2_SERIAL, N2_SOCKET)), clock=clock)
+        address = parse_url(url, schemes=(N2_SERIAL, N2_SOCKET))
+        if address.parity not in (None, "N"):
+            raise AddressError(f"{url}: parity={address.parity}, but the N2 line is 8N1")
+        return cls(address, clock=clock)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -268,7 +268,13 @@ async def test_aclose_sends_close(peer: tuple[ScriptedPeer, str]) -> None:
 
 
 def test_bad_urls_are_address_errors() -> None:
-    for url in ("n2+socket://127.0.0.1", "modbus+tcp://h:1", "n2+serial://", "n2+serial:///x?y=1"):
+    for url in (
+        "n2+socket://127.0.0.1",
+        "modbus+tcp://h:1",
+        "n2+serial://",
+        "n2+serial:///x?y=1",
+        "n2+serial:///dev/ttyACM0?parity=E",
+    ):
         with pytest.raises(AddressError) as caught:
             N2Driver.from_url(url, clock=time.monotonic)
         assert "\n" not in str(caught.value)
