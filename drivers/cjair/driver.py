@@ -167,7 +167,7 @@ class CjAirDriver:
             if wrote != read
         ]
         if wrong:
-            raise ConfigMismatch(f"{self._bus.url}: refusing to arm: {'; '.join(wrong)}")
+            raise self._refuse_to_arm("; ".join(wrong))
         await self.heartbeat()
         await self.reset_faults()
         await self._confirm_closed()
@@ -182,10 +182,15 @@ class CjAirDriver:
         if commanded or feedback:
             if commanded:
                 await self.close_valve()
-            raise ConfigMismatch(
-                f"{self._bus.url}: refusing to arm: outlet not closed at start-up "
+            raise self._refuse_to_arm(
+                f"outlet not closed at start-up "
                 f"(OUTLET_OPEN={int(commanded)}, OUTLET_OPEN_FB={int(feedback)})"
             )
+
+    def _refuse_to_arm(self, reason: str) -> ConfigMismatch:
+        message = f"{self._bus.url}: refusing to arm: {reason}"
+        self._bus.trace.dump(_log, message)
+        return ConfigMismatch(message)
 
     # -- commands -----------------------------------------------------------------
 

@@ -218,3 +218,20 @@ async def test_aclose_closes_the_outlet_first(driver: CjAirDriver, peer: ModbusP
     await driver.aclose()
     assert peer.coils[0] is False
     assert peer.functions()[-2:] == [FC_COIL, FC_COIL]
+
+
+async def test_a_poll_racing_a_close_then_shows_it_closed(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    await driver.connect()
+    await driver.open_valve()
+    await driver.read_status()
+    peer.discretes[3] = True  # feedback opens: the next poll reads the coil back
+    peer.delay_s = 0.02
+    poll = asyncio.create_task(driver.read_status())
+    await asyncio.sleep(0.03)  # discretes answered, the coil read is on the wire
+    await driver.close_valve()
+    raced = await poll
+    assert raced.valve_commanded  # read before the close reached the unit
+    peer.delay_s = 0.0
+    assert not (await driver.read_status()).valve_commanded
