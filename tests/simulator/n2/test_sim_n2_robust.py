@@ -101,6 +101,16 @@ def _random_frame(rng: random.Random) -> tuple[bytes, str]:
     return data, expected(body, checksum_ok)
 
 
+def _check_batch(frames: list[tuple[bytes, str]], answers: list[str]) -> None:
+    for (data, want), got in zip(frames, answers, strict=True):
+        if want == "STAT":
+            assert _STAT_RE.fullmatch(got), (data, got)
+        elif want == "RESET":
+            assert got == "OK,RESET", (data, got)
+        else:
+            assert got == want, (data, got)
+
+
 def test_10000_random_frames_over_tcp(n2_factory) -> None:
     h: N2Handle = n2_factory("tcp", control=False)
     rng = random.Random(20261122)
@@ -110,18 +120,12 @@ def test_10000_random_frames_over_tcp(n2_factory) -> None:
         for _batch in range(50):
             frames = [_random_frame(rng) for _ in range(200)]
             s.sendall(b"".join(data for data, _ in frames))
-            answers = []
+            answers: list[str] = []
             while len(answers) < len(frames):
                 line = unframe(reader.readline())
                 if not line.startswith("EV,"):
                     answers.append(line)
-            for (data, want), got in zip(frames, answers, strict=True):
-                if want == "STAT":
-                    assert _STAT_RE.fullmatch(got), (data, got)
-                elif want == "RESET":
-                    assert got == "OK,RESET", (data, got)
-                else:
-                    assert got == want, (data, got)
+            _check_batch(frames, answers)
         s.sendall(frame("ID"))
         assert unframe(reader.readline()) == "OK,ID,N2-CRYO,SIM00001,C.1.0"
         reader.close()
@@ -129,6 +133,20 @@ def test_10000_random_frames_over_tcp(n2_factory) -> None:
     assert counters["frames_in"] == 10_001
     assert 2000 < counters["errors"] < 8000  # both kinds of answer were exercised
     print(f"counters after 10 000 random frames: {counters}")
+
+
+def test_2000_random_frames_over_the_pty(n2_factory) -> None:
+    h: N2Handle = n2_factory("pty", control=False)
+    assert h.path is not None
+    rng = random.Random(7)
+    h.unit.set_estop(True)
+    with LineClient(h.path, timeout_s=5) as c:
+        for _batch in range(50):  # small batches: a pty holds about 4 KB each way
+            frames = [_random_frame(rng) for _ in range(40)]
+            c.port.write(b"".join(data for data, _ in frames))
+            _check_batch(frames, [c.answer() for _ in frames])
+        assert c.ask("ID") == "OK,ID,N2-CRYO,SIM00001,C.1.0"
+    assert h.unit.state()["counters"]["frames_in"] == 2001
 
 
 def test_garbage_truncated_and_over_long_lines_on_the_pty(n2_pty: N2Handle) -> None:
