@@ -119,7 +119,9 @@ def parse_profile(data: bytes, *, source: str) -> LoadedProfile:
     text = _decode(data, source)
     raw = _parse_toml(text, source)
     try:
-        profile = Profile.model_validate(raw, context={DEFER_RULES: True})
+        # Files use the section names only: a [meta] table is an unknown key there.
+        profile = Profile.model_validate(raw, by_alias=True, by_name=False,
+                                         context={DEFER_RULES: True})
     except ValidationError as exc:
         raise ProfileError(_format(source, text, problems_from_validation(exc, raw))) from None
     problems = problems_of(profile)

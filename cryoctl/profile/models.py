@@ -127,7 +127,9 @@ class Profile(BaseModel):
         serialize_by_alias=True,
     )
 
-    meta: ProfileMeta = Field(alias="profile")
+    #: ``[profile]`` in the file; ``meta`` in code (a validation alias, so type checkers
+    #: see ``Profile(meta=...)``).
+    meta: ProfileMeta = Field(validation_alias="profile", serialization_alias="profile")
     device: N2Device | CjAirDevice
     session: SessionLimits
     zones: tuple[Zone, ...]

@@ -85,10 +85,16 @@ def test_random_toml_documents(doc: dict[str, Any]) -> None:
 
 
 def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    if not doc:
+        doc[data.draw(keys, label="new section")] = data.draw(values, label="new value")
+        return doc
     section = data.draw(st.sampled_from(sorted(doc)), label="section")
     target = doc[section]
-    if isinstance(target, list):
+    if isinstance(target, list) and target:
         target = target[data.draw(st.integers(0, len(target) - 1), label="zone")]
+    if not isinstance(target, dict) or not target:
+        doc[section] = data.draw(values, label="section value")
+        return doc
     key = data.draw(st.sampled_from(sorted(target)), label="key")
     action = data.draw(st.sampled_from(["replace", "delete", "add"]), label="action")
     if action == "delete":
