@@ -227,9 +227,13 @@ async def test_a_poll_racing_a_close_then_shows_it_closed(
     await driver.open_valve()
     await driver.read_status()
     peer.discretes[3] = True  # feedback opens: the next poll reads the coil back
-    peer.delay_s = 0.02
+    peer.delay_s = 0.05
+    peer.history.clear()
     poll = asyncio.create_task(driver.read_status())
-    await asyncio.sleep(0.03)  # discretes answered, the coil read is on the wire
+    for _ in range(200):  # until the coil read is on the wire
+        if FC_COILS in peer.functions():
+            break
+        await asyncio.sleep(0.002)
     await driver.close_valve()
     raced = await poll
     assert raced.valve_commanded  # read before the close reached the unit
