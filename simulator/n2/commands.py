@@ -1,4 +1,10 @@
-"""What the N2 unit does for each well-formed command (the ICD's command table)."""
+"""What the N2 unit does for each well-formed command (the ICD's command table).
+
+STAT's numbers, where the ICD gives no resolution: ``press_kpa`` rounded to whole kPa,
+``level_pct`` truncated to whole percent (4.9 % reads 4, in step with LEVEL_EMPTY),
+``tip_c10`` and ``o2_p10`` rounded to the nearest tenth; the valve field is the valve's
+real position (it differs from the command only while VALVE_MISMATCH sticks it).
+"""
 
 from __future__ import annotations
 
