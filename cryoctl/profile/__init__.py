@@ -2,8 +2,9 @@
 
 A profile is one TOML file (``[profile]``, ``[device]``, ``[session]``, ``[[zones]]``),
 identified by its name, version and the SHA-256 of its bytes. Loading never lets
-an exception other than :class:`~cryoctl.errors.ProfileError` escape, and no
-:class:`Profile` object that breaks a ceiling of :mod:`cryoctl.ceilings` can be built.
+an exception other than :class:`~cryoctl.errors.ProfileError` escape, and building
+a :class:`Profile` that breaks a ceiling of :mod:`cryoctl.ceilings` fails (only
+pydantic's unchecked ``model_copy(update=...)`` skips the check).
 """
 
 from __future__ import annotations

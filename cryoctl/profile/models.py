@@ -2,8 +2,9 @@
 
 The models check types and keys (unknown keys are errors, numbers must be
 numbers, no coercion from strings). The numeric rules and hard ceilings live in
-:mod:`cryoctl.profile.rules`; a :class:`Profile` runs them when it is built, so
-no profile object that breaks a ceiling can exist.
+:mod:`cryoctl.profile.rules`; a :class:`Profile` runs them whenever it is built or
+validated. ``model_copy(update=...)`` is pydantic's unchecked path: it validates
+nothing, so code that copies with changes must run ``problems_of`` itself.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Zone(_Section):
 
 
 class Profile(BaseModel):
-    """One treatment profile. Building one checks every rule and hard ceiling."""
+    """One treatment profile. Building or validating one checks every rule and ceiling."""
 
     model_config = ConfigDict(
         extra="forbid",

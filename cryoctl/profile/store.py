@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
 import os
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,28 +131,54 @@ def _write_atomically(target: Path, data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
-def install_profile(path: str | os.PathLike[str], directory: Path) -> InstallResult:
+@contextlib.contextmanager
+def _locked(directory: Path, *, wait_s: float = 5.0, poll_s: float = 0.05) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` so two installs cannot race.
+
+    Raises BlockingIOError when another install holds it for longer than ``wait_s``.
+    """
+    attempts = max(1, round(wait_s / poll_s))
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for attempt in range(attempts):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt + 1 == attempts:
+                    raise
+                time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def install_profile(
+    path: str | os.PathLike[str], directory: Path, *, lock_wait_s: float = 5.0
+) -> InstallResult:
     """Validate ``path`` and install it into ``directory`` as ``NAME-vVERSION.toml``.
 
     Raises ProfileError for an invalid or conflicting profile, OSError when the
-    folder cannot be written.
+    folder cannot be written (or another install holds it too long).
     """
     data = read_limited(path)
     new = parse_profile(data, source=os.fsdecode(path))
     unchanged = _same_identity(new, shipped_profiles(), "shipped")
     if unchanged is not None:
         return unchanged
-    installed, _ = installed_profiles(directory)
-    unchanged = _same_identity(new, installed, "installed")
-    if unchanged is not None:
-        return unchanged
-    target = directory / file_name_for(new)
-    if target.exists():
-        # Present but not a valid profile of this identity (broken, or another name inside).
-        if target.is_file() and read_limited(target) == data:
-            return InstallResult(new, target, Installed.UNCHANGED, "installed with the same bytes")
-        raise ProfileError(f"{new.source}: {target} already exists with other content; "
-                           "remove or fix it first")
     directory.mkdir(parents=True, exist_ok=True)
-    _write_atomically(target, data)
+    with _locked(directory, wait_s=lock_wait_s):
+        installed, _ = installed_profiles(directory)
+        unchanged = _same_identity(new, installed, "installed")
+        if unchanged is not None:
+            return unchanged
+        target = directory / file_name_for(new)
+        if target.exists():
+            # Present but not a valid profile of this identity (broken, or another inside).
+            if target.is_file() and read_limited(target) == data:
+                return InstallResult(new, target, Installed.UNCHANGED,
+                                     "installed with the same bytes")
+            raise ProfileError(f"{new.source}: {target} already exists with other content; "
+                               "remove or fix it first")
+        _write_atomically(target, data)
     return InstallResult(new, target, Installed.WRITTEN)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cryoctl.cli.profile import command
+from cryoctl.errors import ProfileError
 from cryoctl.profile import Profile, load_profile, shipped_profiles
 from cryoctl.profile import store as store_module
 
@@ -258,3 +259,43 @@ def test_validate_in_a_real_process(launcher: str, tmp_path: Path) -> None:
         f"{broken}:40: zones[2].max_dwell_s: 7.0 exceeds the ceiling of 5 s for n2 cryomassage",
         f"{binary}: not UTF-8 text (byte 0x80 at offset 128)",
     ]
+
+
+# --- two installs at once ----------------------------------------------------------------
+
+def test_an_install_waits_for_the_folder_lock_and_gives_up_in_time(tmp_path: Path) -> None:
+    import fcntl
+
+    folder = tmp_path / "installed"
+    folder.mkdir()
+    mine = clinic_profile(tmp_path)
+    holder = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            store_module.install_profile(mine, folder, lock_wait_s=0.1)
+        assert os.listdir(folder) == []
+    finally:
+        os.close(holder)
+    result = store_module.install_profile(mine, folder, lock_wait_s=0.1)
+    assert result.outcome is store_module.Installed.WRITTEN
+
+
+def test_racing_installs_of_conflicting_content_install_exactly_one(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "installed"
+    folder.mkdir()
+    variants = [clinic_profile(tmp_path / str(i), tweak=f" {i}") for i in range(4)
+                if (tmp_path / str(i)).mkdir() is None]
+
+    def attempt(path: Path) -> str:
+        try:
+            return store_module.install_profile(path, folder).outcome.value
+        except ProfileError:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(attempt, variants))
+    assert outcomes == ["installed", "refused", "refused", "refused"]
+    assert os.listdir(folder) == ["clinic-lentigo-v1.toml"]
