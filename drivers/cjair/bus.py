@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import termios
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import structlog
 from pymodbus import FramerType
@@ -24,8 +24,8 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ModbusPDU
 
 from cryoctl.errors import DeviceRefused, DeviceTimeout, DeviceUnavailable, ProtocolError
+from drivers.cjair import answers
 from drivers.cjair.prio import Priority, PriorityLock
-from drivers.cjair.registers import MODBUS_EXCEPTIONS
 from drivers.trace import Direction, FrameTrace
 from drivers.url import MODBUS_TCP, UnitAddress
 
@@ -33,15 +33,6 @@ __all__ = ["ModbusBus"]
 
 _T = TypeVar("_T")
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
-
-FC_READ_COILS: Final = 0x01
-FC_READ_DISCRETE: Final = 0x02
-FC_READ_HOLDING: Final = 0x03
-FC_READ_INPUT: Final = 0x04
-FC_WRITE_COIL: Final = 0x05
-FC_WRITE_REGISTER: Final = 0x06
-FC_WRITE_REGISTERS: Final = 0x10
-_EXCEPTION_FLAG: Final = 0x80
 
 _log = structlog.get_logger("drivers.cjair")
 
@@ -189,11 +180,7 @@ class ModbusBus:
     # -- one request ------------------------------------------------------------
 
     async def _once(
-        self,
-        what: str,
-        function_code: int,
-        call: Callable[[_Client], Awaitable[ModbusPDU]],
-        priority: Priority,
+        self, what: str, call: Callable[[_Client], Awaitable[ModbusPDU]], priority: Priority
     ) -> ModbusPDU:
         try:
             await asyncio.wait_for(self._lock.acquire(priority), timeout=self._queue_timeout_s)
@@ -205,46 +192,38 @@ class ModbusBus:
             await self._ensure_link(priority)
             assert self._client is not None
             self.requests_sent += 1
-            try:
-                answer = await asyncio.wait_for(call(self._client), timeout=self._timeout_s * 2)
-            except ConnectionException as exc:
-                self._lost(str(exc))
-                raise DeviceUnavailable(f"{self.url}: {what}: link down") from None
-            except (ModbusIOException, TimeoutError):
-                if not self.connected:
-                    self._lost("no answers")
-                raise DeviceTimeout(
-                    f"{self.url}: {what}: no answer within {self._timeout_s * 1000:.0f} ms"
-                ) from None
-            except ModbusException as exc:
-                raise ProtocolError(f"{self.url}: {what}: {exc}") from None
+            return await asyncio.wait_for(call(self._client), timeout=self._timeout_s * 2)
+        except ConnectionException as exc:
+            self._lost(str(exc))
+            raise DeviceUnavailable(f"{self.url}: {what}: link down") from None
+        except (ModbusIOException, TimeoutError):
+            if not self.connected:
+                self._lost("no answers")
+            raise DeviceTimeout(
+                f"{self.url}: {what}: no answer within {self._timeout_s * 1000:.0f} ms"
+            ) from None
+        except ModbusException as exc:
+            raise ProtocolError(f"{self.url}: {what}: {exc}") from None
         finally:
             self._lock.release()
-        if answer.function_code & ~_EXCEPTION_FLAG != function_code:
-            raise ProtocolError(
-                f"{self.url}: {what}: answer has function code {answer.function_code:#04x}"
-            )
-        if answer.isError():
-            code = answer.exception_code
-            name = MODBUS_EXCEPTIONS.get(code, "unknown exception")
-            raise DeviceRefused(f"{self.url}: {what}: refused, exception {code} ({name})",
-                                code=code)
-        return answer
 
     async def _request(
         self,
         what: str,
         function_code: int,
         call: Callable[[_Client], Awaitable[ModbusPDU]],
-        check: Callable[[ModbusPDU], _T],
+        check: Callable[[ModbusPDU, str], _T],
         *,
         priority: Priority = Priority.NORMAL,
         retries: int = 0,
     ) -> _T:
+        """One request; timeouts and garbled answers are tried again ``retries`` times."""
+        where = f"{self.url}: {what}"
         attempt = 0
         while True:
             try:
-                return check(await self._once(what, function_code, call, priority))
+                answer = await self._once(what, call, priority)
+                return check(answers.checked(answer, function_code, where), where)
             except (DeviceTimeout, ProtocolError) as exc:
                 if attempt >= retries:
                     self.trace.dump(_log, str(exc))
@@ -258,54 +237,36 @@ class ModbusBus:
 
     # -- reads (retried) ----------------------------------------------------------
 
-    def _bits(self, what: str, count: int) -> Callable[[ModbusPDU], list[bool]]:
-        def check(answer: ModbusPDU) -> list[bool]:
-            bits = list(answer.bits)
-            if len(bits) < count:
-                raise ProtocolError(f"{self.url}: {what}: {len(bits)} bits, expected {count}")
-            return bits[:count]
-
-        return check
-
-    def _words(self, what: str, count: int) -> Callable[[ModbusPDU], list[int]]:
-        def check(answer: ModbusPDU) -> list[int]:
-            words = list(answer.registers)
-            if len(words) != count:
-                raise ProtocolError(f"{self.url}: {what}: {len(words)} registers, expected {count}")
-            return words
-
-        return check
-
     async def read_coils(self, count: int, *, priority: Priority = Priority.NORMAL) -> list[bool]:
-        what = f"read {count} coils"
         return await self._request(
-            what, FC_READ_COILS,
+            f"read {count} coils", answers.FC_READ_COILS,
             lambda c: c.read_coils(0, count=count, device_id=self._device_id),
-            self._bits(what, count), priority=priority, retries=self._read_retries,
+            lambda a, where: answers.bits_of(a, count, where),
+            priority=priority, retries=self._read_retries,
         )
 
     async def read_discretes(self, count: int) -> list[bool]:
-        what = f"read {count} discrete inputs"
         return await self._request(
-            what, FC_READ_DISCRETE,
+            f"read {count} discrete inputs", answers.FC_READ_DISCRETE,
             lambda c: c.read_discrete_inputs(0, count=count, device_id=self._device_id),
-            self._bits(what, count), retries=self._read_retries,
+            lambda a, where: answers.bits_of(a, count, where),
+            retries=self._read_retries,
         )
 
     async def read_inputs(self, count: int) -> list[int]:
-        what = f"read {count} input registers"
         return await self._request(
-            what, FC_READ_INPUT,
+            f"read {count} input registers", answers.FC_READ_INPUT,
             lambda c: c.read_input_registers(0, count=count, device_id=self._device_id),
-            self._words(what, count), retries=self._read_retries,
+            lambda a, where: answers.words_of(a, count, where),
+            retries=self._read_retries,
         )
 
     async def read_holdings(self, count: int) -> list[int]:
-        what = f"read {count} holding registers"
         return await self._request(
-            what, FC_READ_HOLDING,
+            f"read {count} holding registers", answers.FC_READ_HOLDING,
             lambda c: c.read_holding_registers(0, count=count, device_id=self._device_id),
-            self._words(what, count), retries=self._read_retries,
+            lambda a, where: answers.words_of(a, count, where),
+            retries=self._read_retries,
         )
 
     # -- writes (sent once) -------------------------------------------------------
@@ -313,40 +274,23 @@ class ModbusBus:
     async def write_coil(
         self, address: int, value: bool, *, name: str, priority: Priority = Priority.NORMAL
     ) -> None:
-        what = f"write coil {name}={int(value)}"
-
-        def check(answer: ModbusPDU) -> None:
-            if answer.address != address or bool(answer.bits[0]) != value:
-                raise ProtocolError(f"{self.url}: {what}: echo does not match the request")
-
         await self._request(
-            what, FC_WRITE_COIL,
+            f"write coil {name}={int(value)}", answers.FC_WRITE_COIL,
             lambda c: c.write_coil(address, value, device_id=self._device_id),
-            check, priority=priority,
+            lambda a, where: answers.coil_echoed(a, address, value, where),
+            priority=priority,
         )
 
     async def write_register(self, address: int, value: int, *, name: str) -> None:
-        what = f"write {name}={value}"
-
-        def check(answer: ModbusPDU) -> None:
-            if answer.address != address or list(answer.registers) != [value]:
-                raise ProtocolError(f"{self.url}: {what}: echo does not match the request")
-
         await self._request(
-            what, FC_WRITE_REGISTER,
+            f"write {name}={value}", answers.FC_WRITE_REGISTER,
             lambda c: c.write_register(address, value, device_id=self._device_id),
-            check,
+            lambda a, where: answers.register_echoed(a, address, value, where),
         )
 
     async def write_registers(self, address: int, values: Sequence[int], *, name: str) -> None:
-        what = f"write {name}={list(values)}"
-
-        def check(answer: ModbusPDU) -> None:
-            if answer.address != address or answer.count != len(values):
-                raise ProtocolError(f"{self.url}: {what}: echo does not match the request")
-
         await self._request(
-            what, FC_WRITE_REGISTERS,
+            f"write {name}={list(values)}", answers.FC_WRITE_REGISTERS,
             lambda c: c.write_registers(address, list(values), device_id=self._device_id),
-            check,
+            lambda a, where: answers.registers_echoed(a, address, values, where),
         )
