@@ -114,7 +114,8 @@ class ModbusBus:
     async def open(self) -> None:
         """Open the link now, or raise DeviceUnavailable naming the URL and the reason."""
         self._closed = False
-        await self._connect()
+        if not self.connected:
+            await self._connect()
 
     async def _connect(self) -> None:
         if self._client is None:
@@ -130,7 +131,11 @@ class ModbusBus:
             ok = False
             reason = f"{type(exc).__name__} {exc}".strip()
         else:
-            reason = "connection refused or port cannot be opened"
+            reason = (
+                "connection refused or no answer"
+                if self.address.is_network
+                else "the serial port cannot be opened"
+            )
         now_s = self._clock()
         if not ok:
             self._next_attempt_s = now_s + self._backoff_s

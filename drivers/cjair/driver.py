@@ -216,9 +216,9 @@ class CjAirDriver:
             await self._bus.write_coil(Coil.COOLER_ON, settings.cooler_on, name="COOLER_ON")
 
     async def heartbeat(self) -> None:
-        value = next_heartbeat(self._heartbeat)
+        # Taken before the write, so two heartbeats in flight never carry the same value.
+        value = self._heartbeat = next_heartbeat(self._heartbeat)
         await self._bus.write_register(Holding.HEARTBEAT, value, name="HEARTBEAT")
-        self._heartbeat = value
 
     async def open_valve(self) -> None:
         await self._write_outlet(True, Priority.NORMAL)

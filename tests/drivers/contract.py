@@ -114,6 +114,12 @@ async def test_status_fields_and_units(unit: Harness) -> None:
         assert getattr(status, name) is not None, name
     for name in unit.kind.absent:
         assert getattr(status, name) is None, name
+    for name in ("outlet_temp_c", "tip_temp_c", "skin_temp_c"):  # degC, not tenths
+        value = getattr(status, name)
+        assert value is None or -200.0 <= value <= 100.0, (name, value)
+    for name in ("o2_pct", "dewar_level_pct"):
+        value = getattr(status, name)
+        assert value is None or 0.0 <= value <= 100.0, (name, value)
     assert status.faults == frozenset() and status.fault_bits == 0 and not status.faulted
     unit.sim.set_nozzle(None)
     assert (await unit.until("no nozzle", lambda s: s.nozzle is None)).nozzle is None
@@ -150,6 +156,8 @@ async def test_unit_closes_an_unattended_valve_by_itself(unit: Harness) -> None:
 async def test_heartbeat_loss_trips_the_watchdog(unit: Harness) -> None:
     await unit.start(short=True)
     assert unit.kind.short_watchdog.watchdog_ms == 200
+    await unit.port.open_valve()
+    await unit.until("valve open", lambda s: s.valve_commanded)
     await asyncio.sleep(0.5)  # no command at all for 2.5 watchdog periods
     status = await unit.port.read_status()
     assert status.watchdog_tripped and "WATCHDOG" in status.faults
