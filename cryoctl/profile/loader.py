@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from cryoctl.errors import ProfileError
 from cryoctl.profile.describe import problems_from_validation
-from cryoctl.profile.locate import line_of
+from cryoctl.profile.locate import KeyLines
 from cryoctl.profile.models import DEFER_RULES, Profile
 from cryoctl.profile.rules import Problem, problems_of
 
@@ -28,6 +28,8 @@ __all__ = ["MAX_FILE_BYTES", "LoadedProfile", "load_profile", "parse_profile"]
 
 #: Largest profile file accepted; real ones are a few KiB.
 MAX_FILE_BYTES = 64 * 1024
+#: Most problems reported for one file; the rest are counted.
+MAX_PROBLEMS = 100
 #: Length of the SHA-256 prefix shown to people.
 SHA_PREFIX_CHARS = 12
 
@@ -99,11 +101,14 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _format(source: str, text: str, problems: list[Problem]) -> list[str]:
+    located = KeyLines(text)
     lines = []
-    for problem in problems:
-        line = line_of(text, problem.path) if problem.path else None
+    for problem in problems[:MAX_PROBLEMS]:
+        line = located.line_of(problem.path) if problem.path else None
         where = f"{source}:{line}" if line is not None else source
         lines.append(f"{where}: {problem}")
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"{source}: {len(problems) - MAX_PROBLEMS} more problems not shown")
     return lines
 
 

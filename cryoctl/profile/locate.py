@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["line_of"]
+__all__ = ["KeyLines", "line_of"]
 
 _HEADER = re.compile(r'\s*(\[\[?)\s*(?P<q>"?)([A-Za-z0-9_-]+)(?P=q)\s*(\]\]?)\s*(?:#.*)?$')
 _KEY = re.compile(r'\s*(?P<q>"?)([A-Za-z0-9_-]+)(?P=q)\s*=')
@@ -46,19 +46,29 @@ def _scan(text: str) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int, s
     return headers, keys
 
 
-def line_of(text: str, path: str) -> int | None:
-    """The line of ``path`` (``zones[2].max_dwell_s``, ``device.nozzle``), or ``None``.
+class KeyLines:
+    """The key lines of one TOML text, scanned once, for many look-ups."""
 
-    A key that is not written (a missing key) answers the line of its table header.
-    """
-    match = _PATH.match(path)
-    if not match:
-        return None
-    table, index_text, key = match.group(1), match.group(2), match.group(3)
-    index = int(index_text) if index_text is not None else 0
-    headers, keys = _scan(text)
-    if key is None:
-        if index_text is None and ("", 0, table) in keys:
-            return keys[("", 0, table)]
-        return headers.get((table, index))
-    return keys.get((table, index, key), headers.get((table, index)))
+    def __init__(self, text: str) -> None:
+        self._headers, self._keys = _scan(text)
+
+    def line_of(self, path: str) -> int | None:
+        """The line of ``path`` (``zones[2].max_dwell_s``, ``device.nozzle``), or ``None``.
+
+        A key that is not written (a missing key) answers the line of its table header.
+        """
+        match = _PATH.match(path)
+        if not match:
+            return None
+        table, index_text, key = match.group(1), match.group(2), match.group(3)
+        index = int(index_text) if index_text is not None else 0
+        if key is None:
+            if index_text is None and ("", 0, table) in self._keys:
+                return self._keys[("", 0, table)]
+            return self._headers.get((table, index))
+        return self._keys.get((table, index, key), self._headers.get((table, index)))
+
+
+def line_of(text: str, path: str) -> int | None:
+    """The line of ``path`` in ``text`` (see :meth:`KeyLines.line_of`)."""
+    return KeyLines(text).line_of(path)

@@ -7,12 +7,15 @@ Zones are counted from 0; a line number appears wherever the key is in the file.
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 
 import pytest
 
 from cryoctl.errors import ProfileError
 from cryoctl.profile import MAX_FILE_BYTES, load_profile, parse_profile
+from cryoctl.profile.loader import MAX_PROBLEMS
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(CORPUS.glob("*.toml"))
@@ -89,3 +92,28 @@ def test_a_file_just_at_the_limit_is_read(tmp_path: Path) -> None:
 def test_a_nul_in_the_path_is_a_profile_error() -> None:
     with pytest.raises(ProfileError, match="not a usable path"):
         load_profile("bad\x00name.toml")
+
+
+def _many_bad_zones(zone: str) -> bytes:
+    head = (CORPUS / "dwell-over-ceiling.toml").read_text().split("[[zones]]")[0]
+    text = head + "".join(zone.replace("#", str(i)) for i in range(2000))
+    data = text.encode()[:MAX_FILE_BYTES]
+    return data[: data.rindex(b"\n[[zones]]")]
+
+
+@pytest.mark.parametrize("zone", [
+    '[[zones]]\nname = "z#"\nmax_dwell_s = 9\nmax_total_s = 2\npasses = 9\nrest_s = 0\n',
+    '[[zones]]\nname = 1\nmax_dwell_s = "9"\nmax_total_s = true\npasses = 9.5\nfoo = 1\n',
+], ids=["rules", "types"])
+def test_a_file_full_of_problems_is_answered_quickly_and_briefly(zone: str) -> None:
+    """Thousands of problems: the first 100 are shown, the rest counted, in well under 1 s."""
+    data = _many_bad_zones(zone)
+    started = time.perf_counter()
+    with pytest.raises(ProfileError) as refused:
+        parse_profile(data, source="many.toml")
+    elapsed_s = time.perf_counter() - started
+    problems = refused.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert re.fullmatch(r"many\.toml: \d{3,} more problems not shown", problems[-1])
+    assert all(re.match(r"many\.toml:\d+: zones", p) for p in problems[:-1])
+    assert elapsed_s < 2.0  # was a minute when every problem re-scanned the file
