@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymodbus.client import ModbusSerialClient
 
-from simulator.base import ManualClock
+from simulator.base import ManualClock, SimUnit
 from simulator.cjair import pdu
 from simulator.cjair.fixtures import CjAirHandle
 from simulator.cjair.unit import CjAirUnit
@@ -24,6 +24,7 @@ ICD_FAULTS = [
 
 
 def test_every_world_control_and_fault_over_http(cjair_tcp: CjAirHandle) -> None:
+    assert isinstance(cjair_tcp.unit, SimUnit)
     with httpx.Client(base_url=cjair_tcp.control_url, timeout=5) as http:
         for path, body in [
             ("/trigger", {"pressed": True}),
