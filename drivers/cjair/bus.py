@@ -76,6 +76,8 @@ class ModbusBus:
         self.requests_sent = 0
         self.read_retries_used = 0
         self.reconnects = 0
+        self.trace_dumps = 0
+        self._dumped_since_success = False
 
     # -- the link ---------------------------------------------------------------
 
@@ -171,9 +173,18 @@ class ModbusBus:
         self._next_attempt_s = now_s + self._backoff_s
         self._backoff_s = min(self._backoff_s * 2, self._backoff_max_s)
         _log.warning("link lost", url=self.url, reason=reason)
-        self.trace.dump(_log, f"link lost: {reason}")
+        self._dump(f"link lost: {reason}")
         if self._on_link_lost is not None:
             self._on_link_lost(now_s)
+
+    def _dump(self, reason: str) -> None:
+        """Write the frame trace to the log once per run of failures, not on every poll."""
+        if self._dumped_since_success:
+            _log.warning("request failed", url=self.url, reason=reason)
+            return
+        self._dumped_since_success = True
+        self.trace_dumps += 1
+        self.trace.dump(_log, reason)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -228,16 +239,18 @@ class ModbusBus:
         while True:
             try:
                 answer = await self._once(what, call, priority)
-                return check(answers.checked(answer, function_code, where), where)
+                result = check(answers.checked(answer, function_code, where), where)
+                self._dumped_since_success = False
+                return result
             except (DeviceTimeout, ProtocolError) as exc:
                 if attempt >= retries:
-                    self.trace.dump(_log, str(exc))
+                    self._dump(str(exc))
                     raise
                 attempt += 1
                 self.read_retries_used += 1
                 _log.info("read retried", url=self.url, what=what, attempt=attempt, error=str(exc))
             except DeviceRefused as exc:
-                self.trace.dump(_log, str(exc))
+                self._dump(str(exc))
                 raise
 
     # -- reads (retried) ----------------------------------------------------------

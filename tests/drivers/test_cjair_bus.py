@@ -204,3 +204,21 @@ async def test_priority_lock_orders_waiters_and_survives_cancellation() -> None:
     assert not lock.locked
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+async def test_the_trace_is_dumped_once_per_run_of_failures(peer: ModbusPeer) -> None:
+    bus, _ = make_bus(peer, StepClock(), read_retries=0)
+    await bus.open()
+    peer.silent = 3
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            with pytest.raises(DeviceTimeout):
+                await bus.read_coils(5)
+        await bus.read_coils(5)
+        peer.silent = 1
+        with pytest.raises(DeviceTimeout):
+            await bus.read_coils(5)
+    events = [e["event"] for e in logs if e["log_level"] == "warning"]
+    assert events == ["frame trace", "request failed", "request failed", "frame trace"]
+    assert bus.trace_dumps == 2
+    await bus.aclose()
