@@ -258,3 +258,35 @@ def test_the_pty_link_goes_when_the_unit_stops(tmp_path: Path) -> None:
         assert os.path.realpath(link) == handle.device
     assert not os.path.lexists(link)
     assert [t.name for t in threading.enumerate() if t.name.startswith("cjair")] == []
+
+
+def _answer_len(pdu: bytes) -> int:
+    if expected_exception(pdu) is not None:
+        return 5
+    if pdu[0] in SIZES:
+        count = struct.unpack(">H", pdu[3:5])[0]
+        return 5 + ((count + 7) // 8 if pdu[0] <= 2 else 2 * count)
+    return 8
+
+
+def test_two_thousand_random_frames_on_rtu(cjair_rtu: CjAirHandle) -> None:
+    rng = random.Random(19200)
+    port = _rtu_port(cjair_rtu, timeout_s=1.0)
+    try:
+        for _ in range(2000):
+            pdu = random_pdu(rng)
+            while pdu[0] not in (1, 2, 3, 4, 5, 6, 15, 16) or len(pdu) > 250:
+                pdu = random_pdu(rng)
+            port.write(with_unit(pdu))
+            adu = port.read(_answer_len(pdu))
+            assert adu[:1] == b"\x01" and adu[-2:] == crc(adu[:-2]), (pdu.hex(), adu.hex())
+            check_answer(pdu, adu[1:-2])
+    finally:
+        port.close()
+    counters = cjair_rtu.unit.state()["counters"]
+    assert counters["frames_out"] == 2000 and counters["crc_errors"] == 0
+
+
+def with_unit(pdu: bytes, unit_id: int = 1) -> bytes:
+    frame = bytes([unit_id]) + pdu
+    return frame + crc(frame)
