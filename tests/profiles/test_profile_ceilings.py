@@ -179,3 +179,78 @@ def test_the_session_ceilings_cover_every_kind() -> None:
         doc = set_path(base(kind), "session.max_session_s", 1e9)
         with pytest.raises(ProfileError, match=r"session\.max_session_s: .*exceeds the ceiling"):
             parse_profile(to_toml(doc).encode(), source="t.toml")
+
+
+# --- rules between values ------------------------------------------------------------------
+
+def _accepts(doc: dict[str, Any]) -> bool:
+    try:
+        parse_profile(to_toml(doc).encode(), source="t.toml")
+    except ProfileError:
+        return False
+    return True
+
+
+@settings(max_examples=100)
+@given(total_s=st.floats(0.5, 30), share=st.floats(0.01, 1.0), kind=st.sampled_from(
+    ["n2-lesion", "cj-air"]))
+def test_dwell_up_to_the_zone_total_is_accepted_and_just_beyond_it_refused(
+    total_s: float, share: float, kind: str
+) -> None:
+    doc = set_path(base(kind), "zones[0].max_total_s", total_s)
+    assert _accepts(set_path(doc, "zones[0].max_dwell_s", total_s * share))
+    assert _accepts(set_path(doc, "zones[0].max_dwell_s", total_s))
+    beyond = math.nextafter(total_s, math.inf)
+    with pytest.raises(ProfileError, match=re.escape(
+            f"zones[0].max_dwell_s: {beyond!r} exceeds max_total_s ({total_s!r})")):
+        parse_profile(to_toml(set_path(doc, "zones[0].max_dwell_s", beyond)).encode(),
+                      source="t.toml")
+
+
+temperatures_c = st.floats(-5, 30).map(lambda t: round(t, 1))
+
+
+@settings(max_examples=150)
+@given(stop_c=temperatures_c, warn_c=temperatures_c, reduce_c=temperatures_c)
+def test_skin_limits_are_accepted_exactly_when_they_step_down_from_2_degrees(
+    stop_c: float, warn_c: float, reduce_c: float
+) -> None:
+    doc = base("cj-air")
+    for key, value in (("skin_stop_c", stop_c), ("skin_warn_c", warn_c),
+                       ("skin_reduce_c", reduce_c)):
+        set_path(doc, f"device.{key}", value)
+    sound = c.CJAIR_MIN_SKIN_STOP_C <= stop_c < warn_c < reduce_c
+    assert _accepts(doc) is sound
+
+
+@settings(max_examples=60)
+@given(passes=st.integers(1, 3), rest_s=st.sampled_from([0.0, 0.5, 30.0]),
+       kind=st.sampled_from(["cj-air", "n2-lesion"]))
+def test_rest_may_be_zero_only_for_a_single_pass(passes: int, rest_s: float, kind: str) -> None:
+    doc = set_path(set_path(base(kind), "zones[0].passes", passes), "zones[0].rest_s", rest_s)
+    floor_s = c.N2_LESION_MIN_REST_S if kind == "n2-lesion" else 0.0
+    sound = rest_s >= floor_s and (rest_s > 0 or passes == 1)
+    assert _accepts(doc) is sound
+
+
+@pytest.mark.parametrize(("device", "kind", "sound"), [
+    ("n2", "cryomassage", True), ("n2", "lesion", True), ("n2", "cold-air", False),
+    ("cj-air", "cold-air", True), ("cj-air", "cryomassage", False), ("cj-air", "lesion", False),
+])
+def test_device_and_kind_combinations(device: str, kind: str, sound: bool) -> None:
+    doc = base("n2-lesion" if device == "n2" else "cj-air")
+    doc["profile"]["kind"] = kind
+    if kind == "cryomassage":
+        doc["device"]["nozzle"] = "M"
+        doc["zones"][0]["max_dwell_s"] = 3
+    assert _accepts(doc) is sound
+
+
+@pytest.mark.parametrize("kind", sorted(NOZZLES))
+def test_cryogen_budget_is_required_for_n2_and_forbidden_for_cold_air(kind: str) -> None:
+    doc = base(kind)
+    n2 = kind.startswith("n2")
+    doc["session"].pop("max_cryogen_g", None)
+    assert _accepts(doc) is not n2
+    doc["session"]["max_cryogen_g"] = 100
+    assert _accepts(doc) is n2
