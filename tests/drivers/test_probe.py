@@ -96,3 +96,21 @@ def test_probe_against_each_simulated_unit(fixture: str, request: pytest.Fixture
     assert doc["status"]["valve_commanded"] is False
     assert doc["status"]["nozzle"] in target.kind.present_nozzles
     assert set(doc["status"]["faults"]) <= set(target.kind.fault_bits)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "scheme"), [("n2_tcp", "modbus+tcp"), ("cjair_tcp", "n2+socket")]
+)
+def test_probe_of_the_wrong_kind_of_unit_is_exit_2(
+    fixture: str, scheme: str, request: pytest.FixtureRequest
+) -> None:
+    import subprocess
+
+    handle = request.getfixturevalue(fixture)
+    url = f"{scheme}://{handle.host}:{handle.port}"
+    out = subprocess.run(
+        [sys.executable, "-m", "cryoctl", "probe", url, "--timeout-ms", "1500"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"cryoctl probe: {url}")
