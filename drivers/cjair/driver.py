@@ -89,7 +89,6 @@ class CjAirDriver:
             read_retries=read_retries,
             on_link_lost=self._link_lost,
         )
-        self._clock = clock
         self._poller = StatusPoller(
             self._bus, clock=clock, slow_period_s=telemetry_period_ms / 1000
         )
