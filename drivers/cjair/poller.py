@@ -77,7 +77,7 @@ class StatusPoller:
         read_at_s = self._clock()
         self.reads["discretes"] += 1
         discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
-        last, self._discretes = self._discretes, discretes
+        last = self._discretes
         coils, telemetry = self._coils, self._telemetry
         coils_forced = (
             coils is None
@@ -100,6 +100,9 @@ class StatusPoller:
             self._coils, self._coils_at_s = coils, read_at_s
         if telemetry is None or inputs_forced or inputs_aged:
             telemetry = await self.telemetry()
-        return build_status(
+        status = build_status(
             read_at_s=read_at_s, coils=list(coils), discretes=discretes, telemetry=telemetry
         )
+        # Kept only now: if a slower read failed, the next poll sees the same change again.
+        self._discretes = discretes
+        return status

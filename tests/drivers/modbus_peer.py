@@ -30,6 +30,8 @@ class ModbusPeer:
     history: list[Request] = field(default_factory=list)
     #: answer nothing to the next N requests
     silent: int = 0
+    #: answer nothing to the next N requests of a function code
+    silent_for: dict[int, int] = field(default_factory=dict)
     #: seconds to wait before each answer
     delay_s: float = 0.0
     #: answer the next requests with this exception code
@@ -85,6 +87,9 @@ class ModbusPeer:
                 )
                 if self.silent > 0:
                     self.silent -= 1
+                    continue
+                if self.silent_for.get(fc, 0) > 0:
+                    self.silent_for[fc] -= 1
                     continue
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from modbus_peer import ModbusPeer
 
-from cryoctl.errors import AddressError, ConfigError, ConfigMismatch
+from cryoctl.errors import AddressError, ConfigError, ConfigMismatch, DeviceTimeout
 from cryoctl.port import DeviceEvent, DevicePort, DeviceSettings, EventKind, Protection
 from drivers.cjair.driver import CjAirDriver
 
@@ -239,3 +239,20 @@ async def test_a_poll_racing_a_close_then_shows_it_closed(
     assert raced.valve_commanded  # read before the close reached the unit
     peer.delay_s = 0.0
     assert not (await driver.read_status()).valve_commanded
+
+
+async def test_an_interlock_change_seen_by_a_failed_poll_is_acted_on_by_the_next(
+    peer: ModbusPeer,
+) -> None:
+    driver = CjAirDriver.from_url(peer.url, clock=StepClock(), timeout_ms=50, read_retries=0)
+    await driver.connect()
+    await driver.open_valve()
+    assert (await driver.read_status()).valve_commanded
+    peer.discretes[0] = True  # e-stop: the unit forces the outlet closed
+    peer.coils[0] = False
+    peer.silent_for[FC_COILS] = 1  # the coil read that the change calls for goes unanswered
+    with pytest.raises(DeviceTimeout):
+        await driver.read_status()
+    status = await driver.read_status()
+    assert status.estop_latched and not status.valve_commanded
+    await driver.aclose()
