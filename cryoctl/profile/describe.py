@@ -115,7 +115,7 @@ def problems_from_validation(exc: ValidationError, raw: dict[str, Any]) -> list[
     """One problem per error, keeping only the ``[device]`` member the profile declares."""
     declared = _declared_device(raw)
     problems: list[Problem] = []
-    seen: set[str] = set()
+    seen: set[Problem] = set()
     for error in exc.errors(include_url=False):
         loc = list(error["loc"])
         if len(loc) >= 2 and loc[0] == "device" and loc[1] in _MEMBERS:
@@ -123,13 +123,12 @@ def problems_from_validation(exc: ValidationError, raw: dict[str, Any]) -> list[
                 continue
             del loc[1]
         path = key_path(loc)
-        text = str(Problem(path, _message(error, path)))
-        if text not in seen:
-            seen.add(text)
-            problems.append(Problem(path, _message(error, path)))
+        problem = Problem(path, _message(error, path))
+        if problem not in seen:
+            seen.add(problem)
+            problems.append(problem)
     if not problems:
-        # Every error was about a [device] member the profile does not declare;
-        # profile.device itself is then wrong and reported, unless it is a valid
-        # kind whose member passed: say what is known.
+        # Only errors of the [device] member that profile.device does not name were
+        # dropped; profile.device is then itself reported. Never refuse without a reason.
         problems.append(Problem("device", "does not match profile.device"))
     return problems

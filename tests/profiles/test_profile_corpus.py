@@ -116,4 +116,4 @@ def test_a_file_full_of_problems_is_answered_quickly_and_briefly(zone: str) -> N
     assert len(problems) == MAX_PROBLEMS + 1
     assert re.fullmatch(r"many\.toml: \d{3,} more problems not shown", problems[-1])
     assert all(re.match(r"many\.toml:\d+: zones", p) for p in problems[:-1])
-    assert elapsed_s < 2.0  # was a minute when every problem re-scanned the file
+    assert elapsed_s < 0.5  # was a minute when every problem re-scanned the file
