@@ -84,9 +84,23 @@ def installed_profiles(directory: Path) -> tuple[list[LoadedProfile], list[str]]
 
 
 def catalogue(directory: Path) -> tuple[list[LoadedProfile], list[str]]:
-    """Shipped profiles, then installed ones, with the problems of broken installed files."""
+    """Shipped profiles, then installed ones, with the problems of the others.
+
+    An installed file is left out, with a problem, when it is broken or when its name
+    and version already belong to other content (shipped, or an earlier file): a name
+    and version must mean one profile.
+    """
     installed, problems = installed_profiles(directory)
-    return [*shipped_profiles(), *installed], problems
+    profiles = shipped_profiles()
+    known = {(p.name, p.version): p for p in profiles}
+    for loaded in installed:
+        first = known.setdefault((loaded.name, loaded.version), loaded)
+        if first is loaded or first.sha256 == loaded.sha256:
+            profiles.append(loaded)
+        else:
+            problems.append(f"{loaded.source}: {loaded.name} v{loaded.version} has other "
+                            f"content than {first.identity} ({first.source}); left out")
+    return profiles, problems
 
 
 def _same_identity(

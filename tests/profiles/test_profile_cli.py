@@ -299,3 +299,27 @@ def test_racing_installs_of_conflicting_content_install_exactly_one(tmp_path: Pa
         outcomes = sorted(pool.map(attempt, variants))
     assert outcomes == ["installed", "refused", "refused", "refused"]
     assert os.listdir(folder) == ["clinic-lentigo-v1.toml"]
+
+
+def test_list_leaves_out_files_that_reuse_a_name_and_version_for_other_content(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "installed"
+    folder.mkdir()
+    # Copied in by hand, past `install`: a changed shipped profile and two clashing files.
+    (folder / "n2-lentigo-v1.toml").write_text(
+        LENTIGO.read_text().replace("Solar lentigo", "Changed lentigo"))
+    first = clinic_profile(tmp_path)
+    shutil.copy(first, folder / "a.toml")
+    shutil.copy(clinic_profile(tmp_path, tweak=" (changed)"), folder / "b.toml")
+    result = run("list", "--dir", str(folder))
+    assert result.exit_code == 0
+    installed = [r[-1] for r in _rows(result) if r[-1] != "shipped"]
+    assert installed == [str(folder / "a.toml")]
+    lentigo = next(p for p in shipped_profiles() if p.name == "n2-lentigo")
+    assert result.stderr.splitlines() == [
+        f"skipped: {folder / 'b.toml'}: clinic-lentigo v1 has other content than "
+        f"{load_profile(first).identity} ({folder / 'a.toml'}); left out",
+        f"skipped: {folder / 'n2-lentigo-v1.toml'}: n2-lentigo v1 has other content than "
+        f"{lentigo.identity} (shipped:n2-lentigo.toml); left out",
+    ]
