@@ -21,9 +21,18 @@ from cryoctl.profile.models import (
 )
 from cryoctl.profile.rules import Problem, problems_of
 from cryoctl.profile.shipped import shipped_profiles
+from cryoctl.profile.store import (
+    DEFAULT_PROFILE_DIR,
+    PROFILE_DIR_ENV,
+    catalogue,
+    install_profile,
+    installed_profiles,
+)
 
 __all__ = [
+    "DEFAULT_PROFILE_DIR",
     "MAX_FILE_BYTES",
+    "PROFILE_DIR_ENV",
     "CjAirDevice",
     "LoadedProfile",
     "N2Device",
@@ -33,6 +42,9 @@ __all__ = [
     "SessionLimits",
     "TreatmentKind",
     "Zone",
+    "catalogue",
+    "install_profile",
+    "installed_profiles",
     "load_profile",
     "parse_profile",
     "problems_of",
