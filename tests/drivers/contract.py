@@ -138,7 +138,8 @@ async def test_open_and_close(unit: Harness) -> None:
 
 async def test_unit_closes_an_unattended_valve_by_itself(unit: Harness) -> None:
     """N2: the lease runs out; CJ-Air: MAX_OPEN_MS caps one opening (OPEN_CAP)."""
-    await unit.start(short=True)
+    await unit.port.connect()
+    await unit.port.configure(unit.kind.expiry_protection)
     await unit.port.open_valve()
     await unit.until("valve open", lambda s: s.valve_commanded)
     status = await unit.until(

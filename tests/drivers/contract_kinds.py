@@ -42,7 +42,9 @@ class UnitKind:
     refusal_code: int | str
     #: settings the unit accepts
     settings: DeviceSettings
-    #: seconds after which the unit's own expiry has closed an unattended valve
+    #: protection whose expiry (lease or MAX_OPEN_MS) is short, with a watchdog that a
+    #: loaded machine's heartbeat gaps cannot trip, and when that expiry has passed
+    expiry_protection: Protection
     expiry_s: float
     #: faults whose cause only latches while the valve is open (ICD: "... while open")
     needs_open: frozenset[str] = frozenset()
@@ -96,7 +98,8 @@ CJ_AIR = UnitKind(
     provoke_refusal=_cjair_refusal,
     refusal_code=3,
     settings=DeviceSettings(airflow_level=4, outlet_temp_c=-40.0, cooler_on=True),
-    expiry_s=0.5,  # MAX_OPEN_MS of short_watchdog
+    expiry_protection=Protection(watchdog_ms=1000, max_open_ms=500),
+    expiry_s=0.5,
     # HOSE_LOST: hose lost while the outlet was open; VALVE_MISMATCH: feedback differs
     # from the commanded state, so the command must change
     needs_open=frozenset({"HOSE_LOST", "VALVE_MISMATCH"}),
@@ -118,7 +121,8 @@ N2 = UnitKind(
     provoke_refusal=_n2_refusal,
     refusal_code="ILK",
     settings=DeviceSettings(pressure_kpa=60.0),
-    expiry_s=0.1,  # lease_ms of short_watchdog
+    expiry_protection=Protection(watchdog_ms=1000, lease_ms=100),
+    expiry_s=0.1,
     # NOZZLE_LOST: nozzle removed while the valve was open
     needs_open=frozenset({"NOZZLE_LOST"}),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import structlog.testing
@@ -23,6 +23,15 @@ class StepClock:
 
     def __call__(self) -> float:
         return self.now_s
+
+
+async def until(condition: Callable[[], bool], *, within_s: float = 2.0) -> None:
+    """Wait for something the event loop has to deliver (an answer, a closed socket)."""
+    for _ in range(int(within_s / 0.002)):
+        if condition():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -107,9 +116,9 @@ async def test_exception_answers_are_refusals_with_their_code(peer: ModbusPeer) 
 async def test_close_jumps_ahead_of_queued_polls(peer: ModbusPeer) -> None:
     bus, _ = make_bus(peer, StepClock(), timeout_ms=500)
     await bus.open()
-    peer.delay_s = 0.03
+    peer.delay_s = 0.1
     polls = [asyncio.create_task(bus.read_inputs(11)) for _ in range(4)]
-    await asyncio.sleep(0.005)  # the first poll is on the wire, three wait
+    await until(lambda: len(peer.history) == 1)  # the first poll is on the wire, three wait
     await bus.write_coil(0, False, name="OUTLET_OPEN", priority=Priority.URGENT)
     await asyncio.gather(*polls)
     assert peer.functions() == [4, 5, 4, 4, 4]
@@ -122,7 +131,7 @@ async def test_lost_link_reconnects_after_back_off(peer: ModbusPeer) -> None:
     await bus.open()
     port = peer.port
     await peer.stop()
-    await asyncio.sleep(0.02)
+    await until(lambda: not bus.connected)
     with pytest.raises(DeviceUnavailable, match="link down"):
         await bus.read_inputs(11)
     assert lost == [clock.now_s]
@@ -149,7 +158,7 @@ async def test_urgent_write_does_not_wait_for_the_back_off(peer: ModbusPeer) -> 
     bus, _ = make_bus(peer, clock, reconnect_min_ms=5000, reconnect_max_ms=5000)
     await bus.open()
     peer.drop_connections()
-    await asyncio.sleep(0.02)
+    await until(lambda: not bus.connected)
     with pytest.raises(DeviceUnavailable):
         await bus.read_coils(5)
     await bus.write_coil(0, False, name="OUTLET_OPEN", priority=Priority.URGENT)

@@ -205,7 +205,10 @@ async def test_link_loss_is_an_event(driver: CjAirDriver, peer: ModbusPeer) -> N
     driver.subscribe(events.append)
     await driver.connect()
     peer.drop_connections()
-    await asyncio.sleep(0.02)
+    for _ in range(1000):
+        if not driver.bus.connected:
+            break
+        await asyncio.sleep(0.002)
     with pytest.raises(Exception, match="link down"):
         await driver.read_status()
     assert [e.kind for e in events] == [EventKind.LINK_LOST]
