@@ -125,6 +125,18 @@ async def test_status_fields_and_units(unit: Harness) -> None:
     assert (await unit.until("no nozzle", lambda s: s.nozzle is None)).nozzle is None
 
 
+async def test_trigger_is_seen_in_status_and_as_events(unit: Harness) -> None:
+    await unit.start()
+    # a baseline first: a trigger already held when the host starts is not a new press
+    assert not (await unit.port.read_status()).trigger
+    unit.sim.set_trigger(True)
+    await unit.until("trigger pressed", lambda s: s.trigger)
+    unit.sim.set_trigger(False)
+    await unit.until("trigger released", lambda s: not s.trigger)
+    triggers = [e.value for e in unit.events if e.kind is EventKind.TRIGGER]
+    assert triggers[:1] == [True] and triggers[-1] is False
+
+
 async def test_open_and_close(unit: Harness) -> None:
     await unit.start()
     await unit.port.open_valve()
@@ -231,6 +243,9 @@ async def test_estop_latches_and_reset_never_reopens(unit: Harness) -> None:
     unit.sim.set_estop(True)
     status = await unit.until("e-stop latched", lambda s: s.estop_latched)
     assert not status.valve_commanded
+    await unit.port.reset_estop()  # the button is still pressed: the latch holds
+    await asyncio.sleep(0.05)
+    assert (await unit.port.read_status()).estop_latched
     unit.sim.set_estop(False)
     await asyncio.sleep(0.05)
     assert (await unit.port.read_status()).estop_latched  # released but not reset

@@ -12,6 +12,7 @@ from contract import (  # noqa: F401
     test_refusals_carry_the_units_code,
     test_slow_fault_bits_surface_too,
     test_status_fields_and_units,
+    test_trigger_is_seen_in_status_and_as_events,
     test_unit_closes_an_unattended_valve_by_itself,
     unit,
 )
