@@ -82,17 +82,18 @@ class ModbusBus:
     # -- the link ---------------------------------------------------------------
 
     def _make_client(self) -> _Client:
+        # retries=0 and reconnect_delay=0: this bus retries reads and reconnects itself.
         a = self.address
-        common = {
-            "timeout": self._timeout_s,
-            "retries": 0,
-            "reconnect_delay": 0,
-            "trace_packet": self._trace_packet,
-        }
         if a.scheme == MODBUS_TCP:
             assert a.host is not None and a.port is not None
             return AsyncModbusTcpClient(
-                a.host, port=a.port, framer=FramerType.SOCKET, **common  # type: ignore[arg-type]
+                a.host,
+                port=a.port,
+                framer=FramerType.SOCKET,
+                timeout=self._timeout_s,
+                retries=0,
+                reconnect_delay=0,
+                trace_packet=self._trace_packet,
             )
         assert a.path is not None and a.baud is not None and a.parity is not None
         return AsyncModbusSerialClient(
@@ -102,7 +103,10 @@ class ModbusBus:
             bytesize=8,
             parity=a.parity,
             stopbits=1,
-            **common,  # type: ignore[arg-type]
+            timeout=self._timeout_s,
+            retries=0,
+            reconnect_delay=0,
+            trace_packet=self._trace_packet,
         )
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
