@@ -15,3 +15,24 @@ def test_console_script_and_module_agree() -> None:
 def test_driver_schemes_registered() -> None:
     names = {ep.name for ep in entry_points(group="cryoctl.drivers")}
     assert names == {"modbus+tcp", "modbus+rtu", "n2+serial", "n2+socket"}
+
+
+def test_package_list_names_every_package() -> None:
+    """pyproject lists packages by hand (for the profiles mapping); none may be forgotten."""
+    import tomllib
+    from pathlib import Path
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parent.parent
+    listed = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = find_packages(str(root), include=["cryoctl*", "drivers*", "simulator*"])
+    assert sorted(listed) == sorted([*found, "cryoctl.profiles"])
+
+
+def test_shipped_profiles_are_package_data() -> None:
+    from importlib.resources import files
+
+    names = {p.name for p in files("cryoctl.profiles").iterdir() if p.name.endswith(".toml")}
+    assert "n2-face-cryomassage.toml" in names
+    assert len(names) >= 9
