@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -105,15 +104,13 @@ def _many_bad_zones(zone: str) -> bytes:
     '[[zones]]\nname = "z#"\nmax_dwell_s = 9\nmax_total_s = 2\npasses = 9\nrest_s = 0\n',
     '[[zones]]\nname = 1\nmax_dwell_s = "9"\nmax_total_s = true\npasses = 9.5\nfoo = 1\n',
 ], ids=["rules", "types"])
+@pytest.mark.timeout(15)  # a guard against the old quadratic scan (about a minute), not a benchmark
 def test_a_file_full_of_problems_is_answered_quickly_and_briefly(zone: str) -> None:
-    """Thousands of problems: the first 100 are shown, the rest counted, in well under 1 s."""
+    """Thousands of problems: the first 100 are shown, the rest counted."""
     data = _many_bad_zones(zone)
-    started = time.perf_counter()
     with pytest.raises(ProfileError) as refused:
         parse_profile(data, source="many.toml")
-    elapsed_s = time.perf_counter() - started
     problems = refused.value.problems
     assert len(problems) == MAX_PROBLEMS + 1
     assert re.fullmatch(r"many\.toml: \d{3,} more problems not shown", problems[-1])
     assert all(re.match(r"many\.toml:\d+: zones", p) for p in problems[:-1])
-    assert elapsed_s < 0.5  # was a minute when every problem re-scanned the file
