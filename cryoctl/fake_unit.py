@@ -10,7 +10,7 @@ Its physics is deliberately crude: the N2 tip falls at ``TIP_FALL_C_PER_S`` whil
 cryogen flows and warms at ``TIP_WARM_C_PER_S`` after it stops; the CJ-Air valve
 feedback follows the physical valve. ``stuck_open`` keeps the physical valve open
 whatever is commanded, ``feedback_stuck`` freezes the feedback, ``fail_reads``
-makes the next reads raise DeviceTimeout.
+makes the next reads raise DeviceTimeout, ``lag_s`` stamps statuses as older.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ class _Inputs:
     stuck_open: bool = False
     feedback_stuck: bool | None = None
     fail_reads: int = 0
+    #: Statuses come out stamped this much earlier (a driver handing out old data).
+    lag_s: float = 0.0
     link_down: bool = False
     config_mismatch: bool = False
 
@@ -344,7 +346,7 @@ class FakeUnit:
             feedback = self._valve.physical_open if i.feedback_stuck is None else i.feedback_stuck
         names = _bit_names(i.fault_bits)
         return Status(
-            read_at_s=now,
+            read_at_s=now - i.lag_s,
             valve_commanded=self._valve.commanded,
             valve_feedback=feedback,
             trigger=i.trigger,

@@ -79,6 +79,7 @@ class SafetySupervisor:
         self._trigger_at_s = -math.inf
         self._need_release = False
         self._estop_event_at_s = -math.inf
+        self._status_at_s = -math.inf
         self._skin_locked: set[int] = set()
         self._skin_missing_since_s: float | None = None
         #: Forced closes so far (a correct machine never needs one).
@@ -117,8 +118,9 @@ class SafetySupervisor:
             self._skin_locked.clear()
         self._last_check_s = now
         self._last_paused = True if ctx is None else ctx.paused
-        if status is None:
+        if status is None or status.read_at_s <= self._status_at_s:
             return
+        self._status_at_s = status.read_at_s
         self._see_trigger(status.trigger, status.read_at_s, event=False)
         if ctx is not None and ctx.skin_stop_c is not None and ctx.skin_warn_c is not None:
             skin = status.skin_temp_c

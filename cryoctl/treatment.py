@@ -95,6 +95,7 @@ class Treatment:
         self._last_answer_s: float | None = None
         self._trigger_down = False
         self._trigger_at_s = -math.inf
+        self._trigger_event_at_s = -math.inf
         self._press_edge = False
         self._deadline_s: float | None = None
         self._deadline_cause = "dwell"
@@ -361,6 +362,7 @@ class Treatment:
     def on_event(self, event: DeviceEvent, now: float) -> Commands:
         self._now = now
         if event.kind is EventKind.TRIGGER:
+            self._trigger_event_at_s = max(self._trigger_event_at_s, event.at_s)
             self._see_trigger(bool(event.value), event.at_s, now)
         elif event.kind is EventKind.ESTOP and event.value:
             self.enter_estop("unit e-stop", now)
@@ -475,7 +477,8 @@ class Treatment:
             self.machine.fire("rest_over")
         # A press seen as an event waits for a status that shows it, so the
         # machine and the supervisor judge the same data.
-        held = self.status is not None and self.status.trigger
+        st = self.status
+        held = st is not None and st.trigger and st.read_at_s > self._trigger_event_at_s
         if self.phase is Phase.ARMED and self._press_edge and held:
             self._press_edge = False
             if self.machine.fire("spray"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cryoctl.alarms import AlarmManager
+from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.cycle import ControlCore, Output
 from cryoctl.errors import DeviceError
 from cryoctl.fake_unit import FakeUnit, VirtualClock
@@ -34,6 +34,8 @@ class Step:
     phase: Phase
     status: Status | None
     last_read_ok_s: float | None
+    #: Alarms active when the output went out.
+    active: frozenset[AlarmCode]
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Rig:
 
     def apply(self, out: Output) -> Output:
         t = self.treatment
-        self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s))
+        active = frozenset(c for c in AlarmCode if t.alarms.is_active(c))
+        self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s, active))
         if out.valve_open:
             if not self.unit.valve_open or t.caps.kind is DeviceKind.N2:
                 try:

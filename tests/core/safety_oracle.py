@@ -143,6 +143,16 @@ class Oracle:
             self.last_close[self.open_site] = t
             self.released_since_close = not self.held
 
+    def _judge_ready(self, step: Step) -> None:
+        st, device = step.status, self.profile.device
+        assert st is not None
+        if self.rig.treatment.caps.kind is DeviceKind.CJ_AIR:
+            assert st.cooler_ready, "spray started with the cooler not ready"
+        elif isinstance(device, N2Device):
+            assert st.pressure_kpa is not None and st.dewar_level_pct is not None
+            off = abs(st.pressure_kpa - device.pressure_kpa) / device.pressure_kpa
+            assert off <= 0.1 and st.dewar_level_pct >= 10.0, "spray started, unit not ready"
+
     def _see_skin(self, step: Step) -> None:
         device, st = self.profile.device, step.status
         if not isinstance(device, CjAirDevice) or st is None or st.skin_temp_c is None:
@@ -163,8 +173,8 @@ class Oracle:
             assert self.released_since_close, "tie-down: no release since the last close"
             if self.machine_only:
                 rest_end = self.rest_until.get(self.site, -math.inf)
-                alarms = self.rig.treatment.alarms
-                assert not alarms.is_active(AlarmCode.O2_LOW), "oxygen alarm not cleared"
+                assert AlarmCode.O2_LOW not in step.active, "oxygen alarm not cleared"
+                self._judge_ready(step)
             else:
                 rest_end = self.last_close.get(self.site, -math.inf) + zone.rest_s
             assert t >= rest_end - EPS, f"rest not over ({rest_end - t:.3f} s left)"
@@ -185,7 +195,8 @@ class Oracle:
             assert used <= p.session.max_cryogen_g + EPS, "cryogen budget"
         st, read = step.status, step.last_read_ok_s
         assert st is not None and read is not None, "open without data"
-        assert t - read <= 2 * self.rig.period_s + EPS, "open on stale data"
+        assert t - read <= 2 * self.rig.period_s + EPS, "open with no recent answer"
+        assert t - st.read_at_s <= 2 * self.rig.period_s + EPS, "open on stale data"
         assert self.held and st.trigger, "open without the trigger held"
         assert st.nozzle == p.device.nozzle, "wrong nozzle sprays"
         assert not st.estop_latched and st.fault_bits == 0, "open with e-stop or fault"
@@ -193,5 +204,3 @@ class Oracle:
         device = p.device
         if isinstance(device, CjAirDevice) and st.skin_temp_c is not None:
             assert st.skin_temp_c > device.skin_stop_c, "open with the skin at its stop limit"
-        if self.machine_only and self.rig.treatment.caps.kind is DeviceKind.CJ_AIR:
-            assert st.cooler_ready, "open with the cooler not ready"
