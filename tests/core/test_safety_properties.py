@@ -46,7 +46,7 @@ def tight(name: str, **device: object) -> LoadedProfile:
     )
     session = base.profile.session.model_copy(
         update={"max_session_s": 25.0}
-        | ({"max_cryogen_g": 2.5} if base.profile.session.max_cryogen_g else {})
+        | ({"max_cryogen_g": 1.2} if base.profile.session.max_cryogen_g else {})
     )
     profile = base.profile.model_copy(
         update={
@@ -224,6 +224,15 @@ class SafetyRules(RuleBasedStateMachine):
         self.press()
         self.rig.run(0.3)
         self.disturb(what, data)
+        self.rig.run(hold_s)
+
+    @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
+    def disturb_then_press(self, what: str, hold_s: float, data: st.DataObject) -> None:
+        """Something is wrong when the operator presses: the spray must not start."""
+        self.release()
+        self.disturb(what, data)
+        self.rig.run(PERIOD_S)
+        self.press()
         self.rig.run(hold_s)
 
     @rule(what=DISTURBANCES, data=st.data())
