@@ -39,6 +39,9 @@ from cryoctl.treatment import Commands, Treatment
 
 __all__ = ["Controller", "default_protection"]
 
+#: Float round-off allowed when comparing clock times.
+_TIME_EPS_S = 1e-9
+
 
 def default_protection(kind: DeviceKind) -> Protection:
     """The unit's own protection the controller writes and reads back before arming."""
@@ -92,6 +95,8 @@ class Controller:
     async def start(self) -> Identity:
         """Connect, write and read back the unit's protection, and subscribe."""
         self.identity = await self.port.connect()
+        # A (re)started controller never inherits an open valve.
+        await self._close()
         self.treatment.on_connected(self._clock())
         try:
             read_back = await self.port.configure(self.protection)
@@ -174,7 +179,8 @@ class Controller:
         out = self.core.on_status(status, now)
         self._healthy = on_time
         await self._apply(out)
-        if self._healthy and now - self._last_heartbeat_s >= self._heartbeat_every_s:
+        due = now - self._last_heartbeat_s >= self._heartbeat_every_s - _TIME_EPS_S
+        if self._healthy and due:
             self._last_heartbeat_s = now
             await self.port.heartbeat()
 

@@ -9,8 +9,9 @@ history back to assert sequences and times.
 Its physics is deliberately crude: the N2 tip falls at ``TIP_FALL_C_PER_S`` while
 cryogen flows and warms at ``TIP_WARM_C_PER_S`` after it stops; the CJ-Air valve
 feedback follows the physical valve. ``stuck_open`` keeps the physical valve open
-whatever is commanded, ``feedback_stuck`` freezes the feedback, ``fail_reads``
-makes the next reads raise DeviceTimeout, ``lag_s`` stamps statuses as older.
+whatever is commanded, ``no_flow`` keeps the tip warm, ``feedback_stuck`` freezes
+the feedback, ``fail_reads`` makes the next reads raise DeviceTimeout, ``lag_s``
+stamps statuses as older.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ class _Inputs:
     hose_connected: bool = True
     fault_bits: int = 0
     stuck_open: bool = False
+    #: The valve opens but no cryogen reaches the tip (empty line, blocked nozzle).
+    no_flow: bool = False
     feedback_stuck: bool | None = None
     fail_reads: int = 0
     #: Statuses come out stamped this much earlier (a driver handing out old data).
@@ -244,6 +247,9 @@ class FakeUnit:
         return read_back
 
     async def apply(self, settings: DeviceSettings) -> None:
+        self.tell_apply(settings)
+
+    def tell_apply(self, settings: DeviceSettings) -> None:
         self.history.append(Told(self.clock(), "apply", settings))
         self.settings = DeviceSettings(
             *(new if new is not None else old
@@ -332,7 +338,7 @@ class FakeUnit:
         if v.commanded and (self.estop_latched or self.inputs.fault_bits):
             self._command(now, False)
         dt = max(0.0, now - v.tip_at_s)
-        if v.physical_open:
+        if v.physical_open and not self.inputs.no_flow:
             v.tip_c = max(TIP_COLDEST_C, v.tip_c - TIP_FALL_C_PER_S * dt)
         else:
             v.tip_c = min(AMBIENT_C, v.tip_c + TIP_WARM_C_PER_S * dt)

@@ -71,7 +71,9 @@ class Rig:
         t, now = self.treatment, self.clock()
         t.on_connected(now)
         t.on_selftest(protection_ok=True, now=now)
-        t.load(loaded, now)
+        settings = t.load(loaded, now).settings
+        assert settings is not None
+        self.unit.tell_apply(settings)
         t.settings_applied(loaded.sha256, now)
         self.cycle()
 
