@@ -10,21 +10,19 @@ checks) live in :mod:`cryoctl.watch`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from cryoctl import rules
 from cryoctl.alarms import AlarmCode, AlarmManager
+from cryoctl.commands import Commands, settings_for
 from cryoctl.errors import MachineRefused
 from cryoctl.ledger import DoseLedger
-from cryoctl.machine import Phase, TreatmentMachine
-from cryoctl.port import Capabilities, DeviceEvent, DeviceSettings, EventKind, Status
-from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
-from cryoctl.session import Outcome, Session, SessionRecord
-from cryoctl.supervisor import SupervisorContext
+from cryoctl.machine import Phase
+from cryoctl.port import Capabilities, DeviceEvent, EventKind, Status
+from cryoctl.profile import CjAirDevice, LoadedProfile
+from cryoctl.session import Outcome, Session
+from cryoctl.treatment_state import TreatmentState
 from cryoctl.watch import StatusWatch
 
-__all__ = ["Commands", "Treatment"]
+__all__ = ["Commands", "Treatment", "settings_for"]
 
 _CUTOFF_ALARMS = {
     "dwell": AlarmCode.DWELL_CUTOFF,
@@ -32,168 +30,16 @@ _CUTOFF_ALARMS = {
     "session": AlarmCode.SESSION_TIME_CAP,
     "cryogen": AlarmCode.CRYOGEN_CAP,
 }
-#: Alarms that keep the valve shut until they are acknowledged and their cause has gone.
-_BLOCKING_ALARMS = (
-    AlarmCode.O2_LOW,
-    AlarmCode.O2_FAULT,
-    AlarmCode.NO_FLOW,
-    AlarmCode.VALVE_STUCK_OPEN,
-)
 
 
-@dataclass(frozen=True, slots=True)
-class Commands:
-    """What the unit should be told now."""
-
-    valve_open: bool
-    #: Close ahead of anything queued (e-stop, a hazard).
-    close_first: bool = False
-    #: CJ-Air blower level wanted now (None: leave it).
-    airflow_level: int | None = None
-    #: Set-points to write before the profile may be used.
-    settings: DeviceSettings | None = None
-    reset_faults: bool = False
-    reset_estop: bool = False
-    #: The exact time the open valve must close (the shell wakes then).
-    next_deadline_s: float | None = None
-
-
-def settings_for(loaded: LoadedProfile) -> DeviceSettings:
-    device = loaded.profile.device
-    if isinstance(device, N2Device):
-        return DeviceSettings(pressure_kpa=device.pressure_kpa)
-    return DeviceSettings(
-        airflow_level=device.airflow_level, outlet_temp_c=device.outlet_temp_c, cooler_on=True
-    )
-
-
-class Treatment:
-    """Owns the machine, the session and its ledger; answers the machine's guards."""
+class Treatment(TreatmentState):
+    """Owns the machine, the session and its ledger; every entry point returns Commands."""
 
     def __init__(
         self, capabilities: Capabilities, alarms: AlarmManager, *, control_period_s: float = 0.02
     ) -> None:
-        if not (math.isfinite(control_period_s) and control_period_s > 0):
-            raise ValueError("control_period_s must be finite and > 0")
-        self.caps = capabilities
-        self.alarms = alarms
-        self.period_s = control_period_s
-        self.machine = TreatmentMachine(self)
-        self.loaded: LoadedProfile | None = None
-        self.session: Session | None = None
-        self.records: list[SessionRecord] = []
-        #: Why the last press did not spray (empty when it did).
-        self.refusals: tuple[str, ...] = ()
-        self.status: Status | None = None
-        self.host_estop: str | None = None
-        self.airflow_level: int | None = None
-        self.spray_since_s: float | None = None
-        self.closed_at_s: float | None = None
-        self._now = -math.inf
-        self._settings_ok = False
-        self._protection_ok = False
-        self._last_answer_s: float | None = None
-        self._trigger_down = False
-        self._trigger_at_s = -math.inf
-        self._trigger_event_at_s = -math.inf
-        self._press_edge = False
-        self._deadline_s: float | None = None
-        self._deadline_cause = "dwell"
-        self._accrued_to_s = 0.0
-        self._reset_estop_asked = False
-        self._reset_fault_asked = False
-        #: A reset is judged only on data read after it was asked for.
-        self._reset_asked_at_s = -math.inf
-        self._sessions_started = 0
+        super().__init__(capabilities, alarms, control_period_s=control_period_s)
         self._watch = StatusWatch(self)
-        self._context: tuple[object, SupervisorContext] | None = None
-
-    @property
-    def phase(self) -> Phase:
-        return self.machine.phase
-
-    # -- guards the machine's table names --------------------------------------
-
-    def protection_verified(self) -> bool:
-        return self._protection_ok
-
-    def profile_fits_unit(self) -> bool:
-        return (
-            self.loaded is not None
-            and self._settings_ok
-            and rules.profile_fits(self.loaded.profile, self.caps) is None
-        )
-
-    def spray_permitted(self) -> bool:
-        self.refusals = self.spray_refusals(self._now)
-        return not self.refusals
-
-    def pass_open(self) -> bool:
-        return self.session is not None and self.session.pass_open
-
-    def rest_elapsed(self) -> bool:
-        return self.session is not None and self._now >= self.session.rest_until_s
-
-    def has_next_site(self) -> bool:
-        s = self.session
-        return s is not None and s.site + 1 < s.zone_limits.repeat
-
-    def has_next_zone(self) -> bool:
-        s = self.session
-        return s is not None and s.zone + 1 < len(s.loaded.profile.zones)
-
-    def estop_latch_clear(self) -> bool:
-        st = self.status
-        return (
-            self._reset_estop_asked
-            and st is not None
-            and st.read_at_s > self._reset_asked_at_s
-            and rules.fresh(st, self._now, self.period_s) is None
-            and not st.estop_latched
-        )
-
-    def fault_cleared(self) -> bool:
-        st = self.status
-        return (
-            self._reset_fault_asked
-            and st is not None
-            and st.read_at_s > self._reset_asked_at_s
-            and rules.fresh(st, self._now, self.period_s) is None
-            and not st.faulted
-            and not rules.oxygen_fault(st)
-        )
-
-    # -- the rules for a new spray ---------------------------------------------
-
-    def spray_refusals(self, now: float) -> tuple[str, ...]:
-        """Every reason a spray may not start now; empty when it may."""
-        found: list[str | None] = []
-        s, st = self.session, self.status
-        if s is None or self.loaded is None:
-            return ("no session running",)
-        found.append(rules.profile_fits(self.loaded.profile, self.caps))
-        found.append(None if self._settings_ok else "set-points not applied")
-        found.append(f"host e-stop ({self.host_estop})" if self.host_estop else None)
-        found.append(rules.fresh(st, now, self.period_s))
-        if st is not None:
-            found += [
-                rules.estop_or_fault(st),
-                rules.implausible(st),
-                rules.oxygen(st),
-                rules.nozzle_matches(self.loaded.profile, st),
-                rules.unit_ready(self.loaded.profile, st),
-                None if st.trigger and self._trigger_down else "trigger not held",
-            ]
-        found += [f"{code.value} alarm" for code in _BLOCKING_ALARMS if self.alarms.is_active(code)]
-        found.append("resting" if now < s.rest_until_s else None)
-        if s.ledger.site(s.key).passes >= s.zone_limits.passes:
-            found.append(f"all {s.zone_limits.passes} passes done")
-        budget_s, cause = s.budget_s(now)
-        found.append(f"{cause} budget used up" if budget_s <= rules.BUDGET_EPS_S else None)
-        found.append("skin too cold in this zone" if s.zone in s.skin_locked_zones else None)
-        return tuple(r for r in found if r is not None)
-
-    # -- start-up ----------------------------------------------------------------
 
     def on_connected(self, now: float) -> Commands:
         self._now = now
@@ -509,46 +355,3 @@ class Treatment:
         s.ledger.spray_started(s.key)
         self.alarms.clear_condition(AlarmCode.DWELL_CUTOFF, now)
         self._watch.spray_started(now)
-
-    def commands(self) -> Commands:
-        spraying = self.phase is Phase.SPRAYING
-        return Commands(
-            valve_open=spraying,
-            close_first=self.phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
-            airflow_level=self.airflow_level,
-            next_deadline_s=self._deadline_s if spraying else None,
-        )
-
-    def supervisor_context(self) -> SupervisorContext | None:
-        s = self.session
-        if s is None:
-            return None
-        key = (s.session_id, s.key, self.phase is Phase.PAUSED, self.host_estop is not None)
-        cached = self._context
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        context = self._build_context(s)
-        self._context = (key, context)
-        return context
-
-    def _build_context(self, s: Session) -> SupervisorContext:
-        device = s.loaded.profile.device
-        zone = s.zone_limits
-        limits = s.loaded.profile.session
-        cj = device if isinstance(device, CjAirDevice) else None
-        return SupervisorContext(
-            session_id=s.session_id,
-            site=s.key,
-            nozzle=device.nozzle,
-            max_dwell_s=zone.max_dwell_s,
-            max_total_s=zone.max_total_s,
-            passes=zone.passes,
-            rest_s=zone.rest_s,
-            max_session_s=limits.max_session_s,
-            max_cryogen_g=limits.max_cryogen_g,
-            flow_g_s=s.ledger.flow_g_s,
-            skin_stop_c=cj.skin_stop_c if cj else None,
-            skin_warn_c=cj.skin_warn_c if cj else None,
-            paused=self.phase is Phase.PAUSED,
-            host_estop=self.host_estop is not None,
-        )

@@ -1,0 +1,202 @@
+"""The treatment core's state and the answers it gives: guards, refusals, commands.
+
+:class:`TreatmentState` holds everything the core knows and answers the
+machine's guards from it; :class:`~cryoctl.treatment.Treatment` adds the entry
+points that change it. Split so the rules for a spray sit apart from the
+bookkeeping that follows one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cryoctl import rules
+from cryoctl.alarms import AlarmCode, AlarmManager
+from cryoctl.commands import Commands
+from cryoctl.machine import Phase, TreatmentMachine
+from cryoctl.port import Capabilities, Status
+from cryoctl.profile import CjAirDevice, LoadedProfile
+from cryoctl.session import Session, SessionRecord
+from cryoctl.supervisor import SupervisorContext
+
+__all__ = ["TreatmentState"]
+
+#: Alarms that keep the valve shut until they are acknowledged and their cause has gone.
+_BLOCKING_ALARMS = (
+    AlarmCode.O2_LOW,
+    AlarmCode.O2_FAULT,
+    AlarmCode.NO_FLOW,
+    AlarmCode.VALVE_STUCK_OPEN,
+)
+
+
+class TreatmentState:
+    """Everything the core knows; answers the machine's guards and builds commands."""
+
+    def __init__(
+        self, capabilities: Capabilities, alarms: AlarmManager, *, control_period_s: float = 0.02
+    ) -> None:
+        if not (math.isfinite(control_period_s) and control_period_s > 0):
+            raise ValueError("control_period_s must be finite and > 0")
+        self.caps = capabilities
+        self.alarms = alarms
+        self.period_s = control_period_s
+        self.machine = TreatmentMachine(self)
+        self.loaded: LoadedProfile | None = None
+        self.session: Session | None = None
+        self.records: list[SessionRecord] = []
+        #: Why the last press did not spray (empty when it did).
+        self.refusals: tuple[str, ...] = ()
+        self.status: Status | None = None
+        self.host_estop: str | None = None
+        self.airflow_level: int | None = None
+        self.spray_since_s: float | None = None
+        self.closed_at_s: float | None = None
+        self._now = -math.inf
+        self._settings_ok = False
+        self._protection_ok = False
+        self._last_answer_s: float | None = None
+        self._trigger_down = False
+        self._trigger_at_s = -math.inf
+        self._trigger_event_at_s = -math.inf
+        self._press_edge = False
+        self._deadline_s: float | None = None
+        self._deadline_cause = "dwell"
+        self._accrued_to_s = 0.0
+        self._reset_estop_asked = False
+        self._reset_fault_asked = False
+        #: A reset is judged only on data read after it was asked for.
+        self._reset_asked_at_s = -math.inf
+        self._sessions_started = 0
+        self._context: tuple[object, SupervisorContext] | None = None
+
+
+    @property
+    def phase(self) -> Phase:
+        return self.machine.phase
+
+    # -- guards the machine's table names --------------------------------------
+
+    def protection_verified(self) -> bool:
+        return self._protection_ok
+
+    def profile_fits_unit(self) -> bool:
+        return (
+            self.loaded is not None
+            and self._settings_ok
+            and rules.profile_fits(self.loaded.profile, self.caps) is None
+        )
+
+    def spray_permitted(self) -> bool:
+        self.refusals = self.spray_refusals(self._now)
+        return not self.refusals
+
+    def pass_open(self) -> bool:
+        return self.session is not None and self.session.pass_open
+
+    def rest_elapsed(self) -> bool:
+        return self.session is not None and self._now >= self.session.rest_until_s
+
+    def has_next_site(self) -> bool:
+        s = self.session
+        return s is not None and s.site + 1 < s.zone_limits.repeat
+
+    def has_next_zone(self) -> bool:
+        s = self.session
+        return s is not None and s.zone + 1 < len(s.loaded.profile.zones)
+
+    def estop_latch_clear(self) -> bool:
+        st = self.status
+        return (
+            self._reset_estop_asked
+            and st is not None
+            and st.read_at_s > self._reset_asked_at_s
+            and rules.fresh(st, self._now, self.period_s) is None
+            and not st.estop_latched
+        )
+
+    def fault_cleared(self) -> bool:
+        st = self.status
+        return (
+            self._reset_fault_asked
+            and st is not None
+            and st.read_at_s > self._reset_asked_at_s
+            and rules.fresh(st, self._now, self.period_s) is None
+            and not st.faulted
+            and not rules.oxygen_fault(st)
+        )
+
+    # -- the rules for a new spray ---------------------------------------------
+
+    def spray_refusals(self, now: float) -> tuple[str, ...]:
+        """Every reason a spray may not start now; empty when it may."""
+        found: list[str | None] = []
+        s, st = self.session, self.status
+        if s is None or self.loaded is None:
+            return ("no session running",)
+        found.append(rules.profile_fits(self.loaded.profile, self.caps))
+        found.append(None if self._settings_ok else "set-points not applied")
+        found.append(f"host e-stop ({self.host_estop})" if self.host_estop else None)
+        found.append(rules.fresh(st, now, self.period_s))
+        if st is not None:
+            found += [
+                rules.estop_or_fault(st),
+                rules.implausible(st),
+                rules.oxygen(st),
+                rules.nozzle_matches(self.loaded.profile, st),
+                rules.unit_ready(self.loaded.profile, st),
+                None if st.trigger and self._trigger_down else "trigger not held",
+            ]
+        found += [f"{code.value} alarm" for code in _BLOCKING_ALARMS if self.alarms.is_active(code)]
+        found.append("resting" if now < s.rest_until_s else None)
+        if s.ledger.site(s.key).passes >= s.zone_limits.passes:
+            found.append(f"all {s.zone_limits.passes} passes done")
+        budget_s, cause = s.budget_s(now)
+        found.append(f"{cause} budget used up" if budget_s <= rules.BUDGET_EPS_S else None)
+        found.append("skin too cold in this zone" if s.zone in s.skin_locked_zones else None)
+        return tuple(r for r in found if r is not None)
+
+    # -- start-up ----------------------------------------------------------------
+
+    def commands(self) -> Commands:
+        spraying = self.phase is Phase.SPRAYING
+        return Commands(
+            valve_open=spraying,
+            close_first=self.phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
+            airflow_level=self.airflow_level,
+            next_deadline_s=self._deadline_s if spraying else None,
+        )
+
+    def supervisor_context(self) -> SupervisorContext | None:
+        s = self.session
+        if s is None:
+            return None
+        key = (s.session_id, s.key, self.phase is Phase.PAUSED, self.host_estop is not None)
+        cached = self._context
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        context = self._build_context(s)
+        self._context = (key, context)
+        return context
+
+    def _build_context(self, s: Session) -> SupervisorContext:
+        device = s.loaded.profile.device
+        zone = s.zone_limits
+        limits = s.loaded.profile.session
+        cj = device if isinstance(device, CjAirDevice) else None
+        return SupervisorContext(
+            session_id=s.session_id,
+            site=s.key,
+            nozzle=device.nozzle,
+            max_dwell_s=zone.max_dwell_s,
+            max_total_s=zone.max_total_s,
+            passes=zone.passes,
+            rest_s=zone.rest_s,
+            max_session_s=limits.max_session_s,
+            max_cryogen_g=limits.max_cryogen_g,
+            flow_g_s=s.ledger.flow_g_s,
+            skin_stop_c=cj.skin_stop_c if cj else None,
+            skin_warn_c=cj.skin_warn_c if cj else None,
+            paused=self.phase is Phase.PAUSED,
+            host_estop=self.host_estop is not None,
+        )
