@@ -20,11 +20,12 @@ HEADER = """\
 
 Generated from `cryoctl/machine.py` (`TRANSITIONS`) by
 `python tests/core/test_machine_table.py`; `tests/core/test_machine_table.py`
-fails when this file is stale. Guards are in brackets; each is a named rule of
-the treatment core (`cryoctl/rules.py`). `estop` and `fault` latch: their resets
-lead to `idle`, never back to treating. The valve closes before any transition
-that leaves `treating_spraying`, and the safety supervisor closes it whatever
-state this machine is in.
+fails when this file is stale. Guards are in brackets; each is a named question
+the treatment core answers (`cryoctl/treatment_state.py`, from the rules in
+`cryoctl/rules.py`). `estop` and `fault` latch: their resets lead to `idle`, never
+back to treating. The valve closes before any transition that leaves
+`treating_spraying`, and the safety supervisor (`cryoctl/supervisor.py`) closes it
+whatever state this machine is in.
 
 """
 

@@ -221,6 +221,8 @@ class SafetyRules(RuleBasedStateMachine):
     @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
     def disturb_while_spraying(self, what: str, hold_s: float, data: st.DataObject) -> None:
         """Something goes wrong with the trigger held (usually mid-spray)."""
+        self.release()
+        self.rig.run(1.1)  # past zone a's rest
         self.press()
         self.rig.run(0.3)
         self.disturb(what, data)
