@@ -124,12 +124,13 @@ class _Model:
 
     state: str
 
-    def __init__(self, guards: Guards, initial: Phase) -> None:
+    def __init__(self, guards: Guards, initial: Phase, owner: TreatmentMachine) -> None:
         self._guards = guards
+        self._owner = owner
         self.phase = initial
 
     def entered(self) -> None:
-        self.phase = _BY_NAME[self.state]
+        self.phase = self._owner.phase = _BY_NAME[self.state]
 
     def protection_verified(self) -> bool:
         return self._guards.protection_verified()
@@ -162,8 +163,12 @@ class _Model:
 class TreatmentMachine:
     """The table bound to one set of guards. Fire triggers; read :attr:`phase`."""
 
+    #: The current phase (a plain attribute: the control loop reads it many times a cycle).
+    phase: Phase
+
     def __init__(self, guards: Guards, *, initial: Phase = Phase.STARTING) -> None:
-        self._model = _Model(guards, initial)
+        self.phase = initial
+        self._model = _Model(guards, initial, self)
         self._machine = Machine(
             model=self._model,
             states=[str(p) for p in Phase],
@@ -174,10 +179,6 @@ class TreatmentMachine:
             queued=False,
             after_state_change="entered",
         )
-
-    @property
-    def phase(self) -> Phase:
-        return self._model.phase
 
     def allows(self, trigger: str) -> bool:
         """Whether ``trigger`` exists in the current phase (guards not evaluated)."""

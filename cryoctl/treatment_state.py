@@ -69,6 +69,7 @@ class TreatmentState:
         self._reset_asked_at_s = -math.inf
         self._sessions_started = 0
         self._context: tuple[object, SupervisorContext] | None = None
+        self._commands: tuple[object, Commands] | None = None
 
 
     @property
@@ -159,13 +160,20 @@ class TreatmentState:
     # -- start-up ----------------------------------------------------------------
 
     def commands(self) -> Commands:
-        spraying = self.phase is Phase.SPRAYING
-        return Commands(
+        phase = self.phase
+        spraying = phase is Phase.SPRAYING
+        key = (phase, self.airflow_level, self._deadline_s if spraying else None)
+        cached = self._commands
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        commands = Commands(
             valve_open=spraying,
-            close_first=self.phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
-            airflow_level=self.airflow_level,
-            next_deadline_s=self._deadline_s if spraying else None,
+            close_first=phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
+            airflow_level=key[1],
+            next_deadline_s=key[2],
         )
+        self._commands = (key, commands)
+        return commands
 
     def supervisor_context(self) -> SupervisorContext | None:
         s = self.session

@@ -50,7 +50,7 @@ class Rig:
 
     def apply(self, out: Output) -> Output:
         t = self.treatment
-        active = frozenset(c for c in AlarmCode if t.alarms.is_active(c))
+        active = t.alarms.active_codes()
         self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s, active))
         if out.valve_open:
             if not self.unit.valve_open or t.caps.kind is DeviceKind.N2:
