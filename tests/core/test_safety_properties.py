@@ -41,7 +41,8 @@ def tight(name: str, **device: object) -> LoadedProfile:
     """A shipped profile with small numbers, so caps and rests are reached in a few steps."""
     base = shipped(name)
     zones = (
-        Zone(name="a", max_dwell_s=1.0, max_total_s=1.5, passes=2, rest_s=1.0, repeat=2),
+        # Two full passes fit in a's total: its pass count binds before its cap does.
+        Zone(name="a", max_dwell_s=1.0, max_total_s=2.5, passes=2, rest_s=1.0, repeat=2),
         Zone(name="b", max_dwell_s=2.0, max_total_s=3.0, passes=3, rest_s=0.5),
     )
     session = base.profile.session.model_copy(
@@ -132,6 +133,14 @@ class SafetyRules(RuleBasedStateMachine):
         self.rig.run(hold_s)
         self.release()
         self.rig.run(then_s)
+
+    @rule(extra_s=st.floats(0.0, 0.5))
+    def full_pass(self, extra_s: float) -> None:
+        """Hold past the dwell, release, wait the rest out: passes and caps get used up."""
+        self.press()
+        self.rig.run(2.0 + extra_s)
+        self.release()
+        self.rig.run(1.0 + extra_s)
 
     @rule(dt_s=st.floats(0.01, 3.0))
     def wait(self, dt_s: float) -> None:
