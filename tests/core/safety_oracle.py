@@ -17,9 +17,23 @@ from cryoctl.alarms import AlarmCode
 from cryoctl.machine import Phase
 from cryoctl.port import DeviceKind
 from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
+from cryoctl.session import Outcome
 
 EPS = 1e-6
 O2_LOW_PCT = 19.5
+#: A session running when the core enters one of these phases ends recorded so.
+_SESSION_ENDS = {
+    Phase.DISCONNECTED: Outcome.INTERRUPTED,
+    Phase.ESTOP: Outcome.ESTOP,
+    Phase.FAULT: Outcome.FAULT,
+}
+#: Readings no sensor of either unit can give (wider than any alarm limit).
+_SENSOR_RANGES = {
+    "o2_pct": (0.0, 100.0),
+    "pressure_kpa": (-10.0, 250.0),
+    "skin_temp_c": (-60.0, 60.0),
+    "tip_temp_c": (-200.0, 60.0),
+}
 
 
 class Oracle:
@@ -70,7 +84,6 @@ class Oracle:
     def estop(self) -> None:
         self.judge()
         self.estopped = True
-        self.session_start = None
 
     def pressed(self) -> None:
         self.judge()
@@ -126,6 +139,11 @@ class Oracle:
 
     def _judge(self, t: float, step: Step) -> None:
         out = step.out
+        ended_as = _SESSION_ENDS.get(step.phase)
+        if ended_as is not None and self.session_start is not None:
+            records = self.rig.treatment.records
+            assert records and records[-1].outcome is ended_as, f"{step.phase} not recorded"
+            self.session_start = None
         if out.verdict.force_close:
             self.interventions += 1
             if self.machine_only:
@@ -200,6 +218,9 @@ class Oracle:
         assert self.held and st.trigger, "open without the trigger held"
         assert st.nozzle == p.device.nozzle, "wrong nozzle sprays"
         assert not st.estop_latched and st.fault_bits == 0, "open with e-stop or fault"
+        for name, (low, high) in _SENSOR_RANGES.items():
+            value = getattr(st, name)
+            assert value is None or low <= value <= high, f"open on implausible {name} {value}"
         assert st.o2_pct is not None and st.o2_pct >= O2_LOW_PCT, "open with low oxygen"
         device = p.device
         if isinstance(device, CjAirDevice) and st.skin_temp_c is not None:

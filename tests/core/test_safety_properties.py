@@ -10,6 +10,7 @@ Three machines drive the same rules:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -33,7 +34,18 @@ from cryoctl.treatment import Commands, Treatment
 
 PERIOD_S = 0.1
 DISTURBANCES = st.sampled_from(
-    ["fault", "oxygen", "nozzle", "reads", "lag", "skin", "skin_dip", "ready", "heal"]
+    [
+        "fault",
+        "oxygen",
+        "nozzle",
+        "reads",
+        "lag",
+        "skin",
+        "skin_dip",
+        "ready",
+        "implausible",
+        "heal",
+    ]
 )
 
 
@@ -46,8 +58,9 @@ def tight(name: str, **device: object) -> LoadedProfile:
         Zone(name="b", max_dwell_s=2.0, max_total_s=3.0, passes=3, rest_s=0.5),
     )
     session = base.profile.session.model_copy(
-        update={"max_session_s": 25.0}
-        | ({"max_cryogen_g": 1.2} if base.profile.session.max_cryogen_g else {})
+        # Caps that bind within a run, yet leave room to spray before they do.
+        update={"max_session_s": 40.0}
+        | ({"max_cryogen_g": 4.5} if base.profile.session.max_cryogen_g else {})
     )
     profile = base.profile.model_copy(
         update={
@@ -146,7 +159,7 @@ class SafetyRules(RuleBasedStateMachine):
     def wait(self, dt_s: float) -> None:
         self.rig.run(dt_s)
 
-    @rule(dt_s=st.floats(3.0, 30.0))
+    @rule(dt_s=st.floats(3.0, 12.0))
     def wait_long(self, dt_s: float) -> None:
         self.rig.run(dt_s)
 
@@ -266,6 +279,10 @@ class SafetyRules(RuleBasedStateMachine):
             unit.inputs.skin_temp_c = 6.0
         elif what == "skin":
             unit.inputs.skin_temp_c = data.draw(st.sampled_from([3.0, 6.0, None]))
+        elif what == "implausible":
+            reading = data.draw(st.sampled_from(["o2_pct", "pressure_kpa", "skin_temp_c"]))
+            value = data.draw(st.sampled_from([math.nan, math.inf, -90.0, 400.0]))
+            setattr(unit.inputs, reading, value)
         elif what == "ready":
             unit.inputs.cooler_ready = False
             unit.inputs.pressure_kpa = 30.0
