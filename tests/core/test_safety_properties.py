@@ -174,8 +174,11 @@ class SafetyRules(RuleBasedStateMachine):
         allowed = t.has_next_site() if which == "next_site" else t.has_next_zone()
         if s is None or not (t.machine.allows(which) and allowed):
             return
+        books = (self.oracle.site, self.oracle.pass_open)
         self.oracle.moved((s.zone, s.site + 1) if which == "next_site" else (s.zone + 1, 0))
-        self.rig.act(which)
+        if not self._try(which):
+            # Refused after all (a pending press began a spray first): nothing moved.
+            self.oracle.site, self.oracle.pass_open = books
 
     def pause(self) -> None:
         self.oracle.judge()
