@@ -28,6 +28,14 @@ _O2_LOW_PCT = 19.5
 _STALE_PERIODS = 2
 _SKIN_GAP_S = 1.0
 _EPS = 1e-6
+#: Readings no working sensor gives: the data is broken, so nothing may open on it.
+#: (Kept here on purpose, apart from the machine's own table: a second opinion.)
+_SENSOR_RANGES = (
+    ("o2_pct", 0.0, 100.0),
+    ("skin_temp_c", -60.0, 60.0),
+    ("tip_temp_c", -200.0, 60.0),
+    ("pressure_kpa", -10.0, 250.0),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +153,10 @@ class SafetySupervisor:
             out.append(f"nozzle {st.nozzle!r} is not {ctx.nozzle!r}")
         if not self._trigger_down:
             out.append("trigger not held")
-        values = (st.o2_pct, st.skin_temp_c, st.tip_temp_c, st.pressure_kpa)
-        if any(v is not None and not math.isfinite(v) for v in values):
-            out.append("non-finite reading")
+        for name, low, high in _SENSOR_RANGES:
+            value = getattr(st, name)
+            if value is not None and not low <= value <= high:  # NaN fails both tests
+                out.append(f"implausible {name}")
         if ctx.skin_stop_c is not None and self._open_since_s is not None:
             if st.skin_temp_c is None:
                 since = self._skin_missing_since_s
@@ -172,6 +181,13 @@ class SafetySupervisor:
                 out.append("zone rest not over")
             if self._site_opens.get(site, 0) >= ctx.passes:
                 out.append("passes used up")
+            # A new open needs time left: even the shortest spray would overrun.
+            if self._site_open_s.get(site, 0.0) >= ctx.max_total_s - _EPS:
+                out.append("zone total used up")
+            if self._session_s >= ctx.max_session_s - _EPS:
+                out.append("session time used up")
+            if ctx.max_cryogen_g is not None and self._cryogen_g >= ctx.max_cryogen_g - _EPS:
+                out.append("cryogen used up")
         elif now - self._open_since_s > ctx.max_dwell_s + _EPS:
             out.append("dwell limit")
         if site[0] in self._skin_locked:

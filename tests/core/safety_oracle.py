@@ -171,6 +171,17 @@ class Oracle:
             off = abs(st.pressure_kpa - device.pressure_kpa) / device.pressure_kpa
             assert off <= 0.1 and st.dewar_level_pct >= 10.0, "spray started, unit not ready"
 
+    def _judge_budget_left(self, t: float, max_total_s: float) -> None:
+        """A new spray needs time left in every budget: even a short open would overrun."""
+        limits = self.profile.session
+        assert self.site_open.get(self.site, 0.0) < max_total_s - EPS, "opened, zone used up"
+        assert self.session_start is not None
+        elapsed = t - self.session_start - self.paused_s
+        assert elapsed < limits.max_session_s - EPS, "opened, session time used up"
+        if limits.max_cryogen_g is not None:
+            used = self.session_open_s * self.flow_g_s
+            assert used < limits.max_cryogen_g - EPS, "opened, cryogen used up"
+
     def _see_skin(self, step: Step) -> None:
         device, st = self.profile.device, step.status
         if not isinstance(device, CjAirDevice) or st is None or st.skin_temp_c is None:
@@ -198,6 +209,7 @@ class Oracle:
             assert t >= rest_end - EPS, f"rest not over ({rest_end - t:.3f} s left)"
             assert self.site[0] not in self.skin_locked, "opened in a zone locked by the skin"
             assert self.site_opens.get(self.site, 0) < zone.passes, "more passes than allowed"
+            self._judge_budget_left(t, zone.max_total_s)
             self.site_opens[self.site] = self.site_opens.get(self.site, 0) + 1
             self.open_since, self.open_site, self.pass_open = t, self.site, True
             self.opens += 1

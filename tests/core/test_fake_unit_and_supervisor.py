@@ -57,9 +57,20 @@ def test_failed_reads_raise_timeouts() -> None:
 
 def context(**changes: object) -> SupervisorContext:
     base = dict(
-        session_id=1, site=(0, 0), nozzle="M", max_dwell_s=3.0, max_total_s=5.0, passes=2,
-        rest_s=10.0, max_session_s=100.0, max_cryogen_g=50.0, flow_g_s=1.0,
-        skin_stop_c=None, skin_warn_c=None, paused=False, host_estop=False,
+        session_id=1,
+        site=(0, 0),
+        nozzle="M",
+        max_dwell_s=3.0,
+        max_total_s=5.0,
+        passes=2,
+        rest_s=10.0,
+        max_session_s=100.0,
+        max_cryogen_g=50.0,
+        flow_g_s=1.0,
+        skin_stop_c=None,
+        skin_warn_c=None,
+        paused=False,
+        host_estop=False,
     )
     base.update(changes)
     return SupervisorContext(**base)  # type: ignore[arg-type]
@@ -67,9 +78,16 @@ def context(**changes: object) -> SupervisorContext:
 
 def status(at_s: float, **changes: object) -> Status:
     base = dict(
-        read_at_s=at_s, valve_commanded=False, valve_feedback=None, trigger=True,
-        estop_latched=False, nozzle="M", fault_bits=0, faults=frozenset(),
-        watchdog_tripped=False, o2_pct=20.9,
+        read_at_s=at_s,
+        valve_commanded=False,
+        valve_feedback=None,
+        trigger=True,
+        estop_latched=False,
+        nozzle="M",
+        fault_bits=0,
+        faults=frozenset(),
+        watchdog_tripped=False,
+        o2_pct=20.9,
     )
     base.update(changes)
     return Status(**base)  # type: ignore[arg-type]
@@ -106,8 +124,7 @@ def test_supervisor_counts_dwell_rest_and_passes_itself() -> None:
         t = round(t + 0.02, 6)
     assert sup.check(t, status(t), True, ctx).reasons == ("dwell limit",)
     t += 0.02
-    assert "trigger not released since the last close" in sup.check(
-        t, status(t), True, ctx).reasons
+    assert "trigger not released since the last close" in sup.check(t, status(t), True, ctx).reasons
     sup.check(t + 0.02, status(t + 0.02, trigger=False), False, ctx)
     assert "zone rest not over" in sup.check(t + 1.0, status(t + 1.0), True, ctx).reasons
     t += 10.1

@@ -180,6 +180,15 @@ class SafetyRules(RuleBasedStateMachine):
             # Refused after all (a pending press began a spray first): nothing moved.
             self.oracle.site, self.oracle.pass_open = books
 
+    @rule(paused_s=st.floats(0.0, 0.6))
+    def pause_briefly(self, paused_s: float) -> None:
+        """Pause mid-pass, resume soon, press at once: the rest still has to pass."""
+        self.pause()
+        self.rig.run(paused_s)
+        self.resume()
+        self.press()
+        self.rig.run(0.3)
+
     def pause(self) -> None:
         self.oracle.judge()
         now = self.rig.clock()
@@ -243,11 +252,24 @@ class SafetyRules(RuleBasedStateMachine):
     # -- the unit, the room, the nozzle and the link (one rule, so they do not crowd out
     # -- the operator) ------------------------------------------------------------------
 
-    @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
-    def disturb_while_spraying(self, what: str, hold_s: float, data: st.DataObject) -> None:
-        """Something goes wrong with the trigger held (usually mid-spray)."""
+    def _fresh_pass(self, data: st.DataObject) -> None:
+        """A healthy unit, alarms acknowledged, and a session in which a press may spray."""
+        self.disturb("heal", data)
+        self.acknowledge()
         self.release()
         self.rig.run(1.1)  # past zone a's rest
+        t = self.rig.treatment
+        if t.phase in SESSION_PHASES and set(t.spray_refusals(self.rig.clock())) - {
+            "trigger not held"
+        }:
+            self.finish_or_restart_session()  # this one is used up: finish it
+        if t.phase not in SESSION_PHASES:
+            self.finish_or_restart_session()  # and start a new one
+
+    @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
+    def disturb_while_spraying(self, what: str, hold_s: float, data: st.DataObject) -> None:
+        """Something goes wrong with the trigger held, mid-spray."""
+        self._fresh_pass(data)
         self.press()
         self.rig.run(0.3)
         self.disturb(what, data)
@@ -256,7 +278,7 @@ class SafetyRules(RuleBasedStateMachine):
     @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
     def disturb_then_press(self, what: str, hold_s: float, data: st.DataObject) -> None:
         """Something is wrong when the operator presses: the spray must not start."""
-        self.release()
+        self._fresh_pass(data)
         self.disturb(what, data)
         self.rig.run(PERIOD_S)
         self.press()
