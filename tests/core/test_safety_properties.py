@@ -105,6 +105,7 @@ class SafetyRules(RuleBasedStateMachine):
         self._start()
 
     def _try(self, step: str, *args: object) -> bool:
+        """A staff request; the core may refuse it, e.g. when it has just lost the link."""
         try:
             self.rig.act(step, *args)
         except MachineRefused:
@@ -118,9 +119,9 @@ class SafetyRules(RuleBasedStateMachine):
         if t.phase is Phase.IDLE:
             t.load(self.loaded, self.rig.clock())
             t.settings_applied(self.loaded.sha256, self.rig.clock())
-        if t.machine.allows("start") and t.profile_fits_unit():
-            self.oracle.started(self.rig.clock())
-            self.rig.act("start_session")
+        now = self.rig.clock()
+        if t.machine.allows("start") and t.profile_fits_unit() and self._try("start_session"):
+            self.oracle.started(now)
 
     # -- the operator -------------------------------------------------------------------
 
@@ -192,20 +193,22 @@ class SafetyRules(RuleBasedStateMachine):
     def pause(self) -> None:
         self.oracle.judge()
         now = self.rig.clock()
-        if self.rig.treatment.phase in (Phase.ARMED, Phase.SPRAYING, Phase.RESTING):
-            self.rig.act("pause")
+        treating = self.rig.treatment.phase in (Phase.ARMED, Phase.SPRAYING, Phase.RESTING)
+        if treating and self._try("pause"):
             self.oracle.paused(now)
             assert not self.rig.unit.valve_open
 
     def resume(self) -> None:
-        if self.rig.treatment.machine.allows("resume"):
-            self.oracle.resumed(self.rig.clock())
-            self.rig.act("resume")
+        if not self.rig.treatment.machine.allows("resume"):
+            return
+        books = (self.oracle.paused_s, self.oracle.paused_since)
+        self.oracle.resumed(self.rig.clock())  # before the act: it may open at once
+        if not self._try("resume"):
+            self.oracle.paused_s, self.oracle.paused_since = books
 
     def finish_or_restart_session(self) -> None:
         self.oracle.judge()
-        if self.rig.treatment.phase in SESSION_PHASES:
-            self.rig.act("finish")
+        if self.rig.treatment.phase in SESSION_PHASES and self._try("finish"):
             self.oracle.ended()
             assert not self.rig.unit.valve_open
         else:
