@@ -153,6 +153,10 @@ class Oracle:
             self.site_open[self.open_site] = self.site_open.get(self.open_site, 0.0) + dt
             self.session_open_s += dt
         self.prev_t = t
+        read = step.last_read_ok_s
+        silent = read is not None and t - read > 3 * self.rig.period_s + EPS
+        if silent and step.phase not in (Phase.STARTING, Phase.ESTOP, Phase.FAULT):
+            assert step.phase is Phase.DISCONNECTED, "no answer for 3 periods, not disconnected"
         self._see_skin(step)
         if out.valve_open:
             self._judge_open(t, step)
