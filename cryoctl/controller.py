@@ -219,7 +219,7 @@ class Controller:
                 self._valve_open = True
             except DeviceError as exc:
                 await self._close()
-                self.treatment.on_forced_close(self._clock(), (f"unit refused to open: {exc}",))
+                self.core.on_open_refused(self._clock(), f"unit refused to open: {exc}")
         if c.airflow_level is not None and c.airflow_level != self._airflow_level:
             self._airflow_level = c.airflow_level
             await self.port.apply(DeviceSettings(airflow_level=c.airflow_level))

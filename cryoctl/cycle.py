@@ -68,5 +68,18 @@ class ControlCore:
             self.supervisor.on_event(event)
         return self._arbitrate(now, self.treatment.on_event(event, now))
 
+    def on_open_refused(self, now: float, detail: str) -> Output:
+        """The unit would not open: the machine and the supervisor both book the close now.
+
+        The valve is shut whatever the machine proposes next, so the supervisor is told
+        "closed" (its re-press and rest rules start from here).
+        """
+        t = self.treatment
+        commands = t.on_forced_close(now, (detail,))
+        verdict = self.supervisor.check(now, t.status, False, t.supervisor_context())
+        return Output(
+            valve_open=False, machine_open=commands.valve_open, verdict=verdict, commands=commands
+        )
+
     def tick(self, now: float) -> Output:
         return self._arbitrate(now, self.treatment.tick(now))

@@ -126,16 +126,19 @@ class SafetySupervisor:
             self._skin_locked.clear()
         self._last_check_s = now
         self._last_paused = True if ctx is None else ctx.paused
-        if status is None or status.read_at_s <= self._status_at_s:
+        if status is None:
             return
-        self._status_at_s = status.read_at_s
-        self._see_trigger(status.trigger, status.read_at_s, event=False)
+        # Every check, not only on new data: a move to another zone with the skin
+        # still at its stop limit locks that zone too.
         if ctx is not None and ctx.skin_stop_c is not None and ctx.skin_warn_c is not None:
             skin = status.skin_temp_c
             if skin is not None and skin <= ctx.skin_stop_c:
                 self._skin_locked.add(ctx.site[0])
             elif skin is not None and skin >= ctx.skin_warn_c:
                 self._skin_locked.discard(ctx.site[0])
+        if status.read_at_s > self._status_at_s:
+            self._status_at_s = status.read_at_s
+            self._see_trigger(status.trigger, status.read_at_s, event=False)
 
     def _status_reasons(self, now: float, st: Status | None, ctx: SupervisorContext) -> list[str]:
         if st is None:

@@ -8,7 +8,7 @@ does. It records every output with the data it was decided on, for the oracles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.cycle import ControlCore, Output
@@ -48,17 +48,22 @@ class Rig:
     steps: list[Step] = field(default_factory=list)
     last_read_ok_s: float | None = None
 
-    def apply(self, out: Output) -> Output:
+    def _record(self, out: Output) -> None:
         t = self.treatment
         active = t.alarms.active_codes()
         self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s, active))
+
+    def apply(self, out: Output) -> Output:
+        t = self.treatment
+        self._record(out)
         if out.valve_open:
             if not self.unit.valve_open or t.caps.kind is DeviceKind.N2:
                 try:
                     self.unit.tell_open()
                 except DeviceError as exc:
                     self.unit.tell_close()
-                    t.on_forced_close(self.clock(), (f"refused: {exc}",))
+                    refused = self.core.on_open_refused(self.clock(), f"refused: {exc}")
+                    self._record(replace(refused, valve_open=False))  # what went out: a close
         elif self.unit.valve_open or out.close_first:
             self.unit.tell_close()
         if out.commands.reset_estop:

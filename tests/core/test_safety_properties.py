@@ -119,9 +119,10 @@ class SafetyRules(RuleBasedStateMachine):
         if t.phase is Phase.IDLE:
             t.load(self.loaded, self.rig.clock())
             t.settings_applied(self.loaded.sha256, self.rig.clock())
-        now = self.rig.clock()
-        if t.machine.allows("start") and t.profile_fits_unit() and self._try("start_session"):
-            self.oracle.started(now)
+        if t.machine.allows("start") and t.profile_fits_unit():
+            self.oracle.started(self.rig.clock())  # before the act: it may open at once
+            if not self._try("start_session"):
+                self.oracle.session_start = None
 
     # -- the operator -------------------------------------------------------------------
 
@@ -369,6 +370,9 @@ MACHINE_SETTINGS = settings(
     stateful_step_count=40,
     deadline=None,
     database=None,
+    # The same examples on every run, so CI judges the code and not the dice; explore
+    # with HYPOTHESIS_SEED-free local runs (derandomize=False) when changing the core.
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 ROGUE_SETTINGS = settings(MACHINE_SETTINGS, max_examples=80)
