@@ -26,14 +26,11 @@ from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
-from cryoctl.alarms import AlarmManager
-from cryoctl.controller import Controller
-from cryoctl.fake_unit import N2_CAPABILITIES, FakeUnit, VirtualClock
+from cryoctl.fake_unit import N2_CAPABILITIES
 from cryoctl.logging import configure as configure_logging
 from cryoctl.profile import parse_profile, shipped_profiles
 from cryoctl.registry import open_unit
-from cryoctl.supervisor import SafetySupervisor
-from cryoctl.treatment import Treatment
+from cryoctl.virtual_rig import virtual_controller
 
 PERIOD_S = 0.02
 
@@ -54,23 +51,10 @@ def _percentiles(samples_s: list[float]) -> str:
 async def _lesion_session() -> tuple[float, int, float]:
     """n2-common-wart: 10 sites x 2 passes held past the 10 s dwell, 30 s rests."""
     loaded = next(p for p in shipped_profiles() if p.name == "n2-common-wart")
-    clock = VirtualClock()
-    unit = FakeUnit(N2_CAPABILITIES, clock)
-    unit.inputs.nozzle = loaded.profile.device.nozzle
-
-    async def sleep_until(deadline_s: float) -> None:
-        await asyncio.sleep(0)
-        clock.now_s = max(clock.now_s, deadline_s)
-
-    treatment = Treatment(N2_CAPABILITIES, AlarmManager(), control_period_s=PERIOD_S)
-    controller = Controller(
-        unit,
-        treatment,
-        SafetySupervisor(control_period_s=PERIOD_S),
-        clock=clock,
-        sleep_until=sleep_until,
-        period_s=PERIOD_S,
+    clock, unit, controller = virtual_controller(
+        N2_CAPABILITIES, nozzle=loaded.profile.device.nozzle, period_s=PERIOD_S
     )
+    treatment = controller.treatment
 
     async def until(at_s: float) -> None:
         while clock() < at_s:  # noqa: ASYNC110 - virtual time moves only when the loop runs

@@ -9,14 +9,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 from core_rig import shipped
 
-from cryoctl.alarms import AlarmCode, AlarmManager
+from cryoctl.alarms import AlarmCode
 from cryoctl.controller import Controller, default_protection
 from cryoctl.errors import ConfigMismatch
 from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
 from cryoctl.machine import Phase
 from cryoctl.port import Capabilities, DeviceSettings
-from cryoctl.supervisor import SafetySupervisor
 from cryoctl.treatment import Commands, Treatment
+from cryoctl.virtual_rig import virtual_controller
 
 PERIOD_S = 0.02
 
@@ -40,26 +40,7 @@ def rig(
     nozzle: str = "M",
     treatment_cls: type[Treatment] = Treatment,
 ) -> tuple[VirtualClock, FakeUnit, Controller]:
-    clock = VirtualClock()
-    unit = FakeUnit(caps, clock)
-    unit.inputs.nozzle = nozzle
-
-    async def sleep_until(deadline_s: float) -> None:
-        # Let everything that is ready run before virtual time moves on.
-        for _ in range(3):
-            await asyncio.sleep(0)
-        clock.now_s = max(clock.now_s, deadline_s)
-
-    treatment = treatment_cls(caps, AlarmManager(), control_period_s=PERIOD_S)
-    controller = Controller(
-        unit,
-        treatment,
-        SafetySupervisor(control_period_s=PERIOD_S),
-        clock=clock,
-        sleep_until=sleep_until,
-        period_s=PERIOD_S,
-    )
-    return clock, unit, controller
+    return virtual_controller(caps, nozzle=nozzle, period_s=PERIOD_S, treatment_cls=treatment_cls)
 
 
 async def until(clock: VirtualClock, at_s: float) -> None:
