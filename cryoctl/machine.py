@@ -124,13 +124,12 @@ class _Model:
 
     state: str
 
-    def __init__(self, guards: Guards, initial: Phase, owner: TreatmentMachine) -> None:
+    def __init__(self, guards: Guards, owner: TreatmentMachine) -> None:
         self._guards = guards
         self._owner = owner
-        self.phase = initial
 
     def entered(self) -> None:
-        self.phase = self._owner.phase = _BY_NAME[self.state]
+        self._owner.phase = _BY_NAME[self.state]
 
     def protection_verified(self) -> bool:
         return self._guards.protection_verified()
@@ -168,7 +167,7 @@ class TreatmentMachine:
 
     def __init__(self, guards: Guards, *, initial: Phase = Phase.STARTING) -> None:
         self.phase = initial
-        self._model = _Model(guards, initial, self)
+        self._model = _Model(guards, self)
         self._machine = Machine(
             model=self._model,
             states=[str(p) for p in Phase],

@@ -189,7 +189,9 @@ class SafetySupervisor:
                 out.append("zone total used up")
             if self._session_s >= ctx.max_session_s - _EPS:
                 out.append("session time used up")
-            if ctx.max_cryogen_g is not None and self._cryogen_g >= ctx.max_cryogen_g - _EPS:
+            # (the same microsecond of spray the machine allows, in grams)
+            spare_g = _EPS * ctx.flow_g_s
+            if ctx.max_cryogen_g is not None and self._cryogen_g >= ctx.max_cryogen_g - spare_g:
                 out.append("cryogen used up")
         elif now - self._open_since_s > ctx.max_dwell_s + _EPS:
             out.append("dwell limit")

@@ -71,7 +71,6 @@ class TreatmentState:
         self._context: tuple[object, SupervisorContext] | None = None
         self._commands: tuple[object, Commands] | None = None
 
-
     @property
     def phase(self) -> Phase:
         return self.machine.phase
