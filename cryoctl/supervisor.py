@@ -25,7 +25,11 @@ from cryoctl.port import DeviceEvent, EventKind, Status
 __all__ = ["SafetySupervisor", "SupervisorContext", "Verdict"]
 
 _O2_LOW_PCT = 19.5
+#: Oxygen below this is a latched fault: the session is over.
+_O2_FAULT_PCT = 18.0
 _STALE_PERIODS = 2
+#: No new status for longer than this many periods: the link is lost.
+_LOST_PERIODS = 3
 _SKIN_GAP_S = 1.0
 _EPS = 1e-6
 #: Readings no working sensor gives: the data is broken, so nothing may open on it.
@@ -88,6 +92,12 @@ class SafetySupervisor:
         self._need_release = False
         self._estop_event_at_s = -math.inf
         self._status_at_s = -math.inf
+        #: When the last new status arrived (host time), and that status: a lagging
+        #: read stamped earlier than the one before is still an answer.
+        self._answer_at_s: float | None = None
+        self._answer: Status | None = None
+        #: A session an e-stop, a fault or a lost link ended, and why: it never sprays again.
+        self._halted: tuple[int, str] | None = None
         self._skin_locked: set[int] = set()
         self._skin_missing_since_s: float | None = None
         #: Forced closes so far (a correct machine never needs one).
@@ -126,6 +136,15 @@ class SafetySupervisor:
             self._skin_locked.clear()
         self._last_check_s = now
         self._last_paused = True if ctx is None else ctx.paused
+        if status is not None and status is not self._answer:
+            self._answer, self._answer_at_s = status, now
+        if status is not None and status.read_at_s > self._status_at_s:
+            self._status_at_s = status.read_at_s
+            self._see_trigger(status.trigger, status.read_at_s, event=False)
+        if ctx is not None and (self._halted is None or self._halted[0] != ctx.session_id):
+            cause = self._halt_cause(now, status, ctx)
+            if cause is not None:
+                self._halted = (ctx.session_id, cause)
         if status is None:
             return
         # Every check, not only on new data: a move to another zone with the skin
@@ -136,9 +155,21 @@ class SafetySupervisor:
                 self._skin_locked.add(ctx.site[0])
             elif skin is not None and skin >= ctx.skin_warn_c:
                 self._skin_locked.discard(ctx.site[0])
-        if status.read_at_s > self._status_at_s:
-            self._status_at_s = status.read_at_s
-            self._see_trigger(status.trigger, status.read_at_s, event=False)
+
+    def _halt_cause(self, now: float, st: Status | None, ctx: SupervisorContext) -> str | None:
+        """What ends a session for good: a new start is a new, deliberate act."""
+        if ctx.host_estop:
+            return "host e-stop"
+        if st is not None and (st.estop_latched or st.read_at_s < self._estop_event_at_s):
+            return "unit e-stop"
+        if st is not None and st.fault_bits:
+            return "unit fault"
+        if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:
+            return "oxygen below 18 %"
+        answer = self._answer_at_s
+        if answer is not None and now - answer > _LOST_PERIODS * self._period_s + _EPS:
+            return "no answer from the unit"
+        return None
 
     def _status_reasons(self, now: float, st: Status | None, ctx: SupervisorContext) -> list[str]:
         if st is None:
@@ -146,10 +177,6 @@ class SafetySupervisor:
         out: list[str] = []
         if now - st.read_at_s > _STALE_PERIODS * self._period_s + _EPS:
             out.append("stale status")
-        if st.estop_latched or st.read_at_s < self._estop_event_at_s:
-            out.append("unit e-stop")
-        if st.fault_bits:
-            out.append("unit fault")
         if st.o2_pct is None or not st.o2_pct >= _O2_LOW_PCT:
             out.append("oxygen low or unknown")
         if st.nozzle != ctx.nozzle:
@@ -173,8 +200,8 @@ class SafetySupervisor:
     def _limit_reasons(self, now: float, ctx: SupervisorContext) -> list[str]:
         out: list[str] = []
         site = ctx.site
-        if ctx.host_estop:
-            out.append("host e-stop")
+        if self._halted is not None and self._halted[0] == ctx.session_id:
+            out.append(f"session halted: {self._halted[1]}")
         if ctx.paused:
             out.append("session paused")
         if self._open_since_s is None:

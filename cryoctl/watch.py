@@ -135,6 +135,9 @@ class StatusWatch:
         self._core.alarms.raise_alarm(AlarmCode.VALVE_STUCK_OPEN, now, detail)
         self._core.closed_at_s = None
         if self._core.phase is not Phase.ESTOP:
+            # The core's own e-stop: latched like one from the panel, so the
+            # supervisor sees it too (a host e-stop in its context).
+            self._core.host_estop = self._core.host_estop or "valve stuck open"
             self._core.enter_estop("valve stuck open", now)
 
     def _skin(self, st: Status, now: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cryoctl.errors import DeviceRefused, DeviceTimeout
@@ -101,9 +103,10 @@ def status(at_s: float, **changes: object) -> Status:
         (status(-0.1), context(), "stale status"),
         (status(0.0, nozzle="A"), context(), "nozzle 'A' is not 'M'"),
         (status(0.0, o2_pct=19.4), context(), "oxygen low or unknown"),
-        (status(0.0, estop_latched=True), context(), "unit e-stop"),
+        (status(0.0, estop_latched=True), context(), "session halted: unit e-stop"),
+        (status(0.0, fault_bits=0x1), context(), "session halted: unit fault"),
         (status(0.0, trigger=False), context(), "trigger not held"),
-        (status(0.0), context(host_estop=True), "host e-stop"),
+        (status(0.0), context(host_estop=True), "session halted: host e-stop"),
         (status(0.0), context(paused=True), "session paused"),
     ],
 )
@@ -113,6 +116,26 @@ def test_supervisor_refuses_an_open_for_each_broken_invariant(
     verdict = SafetySupervisor(control_period_s=0.02).check(0.0, st, True, ctx)
     assert verdict.force_close
     assert reason in verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "halting",
+    [status(0.0, estop_latched=True), status(0.0, fault_bits=0x8), None],
+    ids=["unit e-stop", "unit fault", "link lost"],
+)
+def test_a_halted_session_never_sprays_again_a_new_one_may(halting: Status | None) -> None:
+    sup = SafetySupervisor(control_period_s=0.02)
+    first = status(0.0)
+    assert not sup.check(0.0, first, False, context()).force_close
+    if halting is None:  # still only that status, more than three periods on: no answer
+        sup.check(0.061, first, False, context())
+    else:
+        sup.check(0.0, halting, False, context())
+    later = status(1.0)
+    refused = sup.check(1.0, later, True, context())
+    assert refused.force_close
+    assert any(r.startswith("session halted") for r in refused.reasons)
+    assert not sup.check(1.0, later, True, replace(context(), session_id=2)).force_close
 
 
 def test_supervisor_counts_dwell_rest_and_passes_itself() -> None:

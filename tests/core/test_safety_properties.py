@@ -30,6 +30,8 @@ from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES
 from cryoctl.machine import SESSION_PHASES, Phase
 from cryoctl.port import Capabilities
 from cryoctl.profile import LoadedProfile, Zone
+from cryoctl.session import Outcome
+from cryoctl.supervisor import SupervisorContext
 from cryoctl.treatment import Commands, Treatment
 
 PERIOD_S = 0.1
@@ -79,6 +81,31 @@ class RogueTreatment(Treatment):
         honest = super().commands()
         held = self.session is not None and self.status is not None and self.status.trigger
         return replace(honest, valve_open=held, next_deadline_s=None)
+
+
+class StickyRogueTreatment(Treatment):
+    """Worse: also forgets that an e-stop, a fault or a lost link ended its session."""
+
+    _last: SupervisorContext | None = None
+
+    def supervisor_context(self) -> SupervisorContext | None:
+        ctx = super().supervisor_context()
+        if ctx is not None:
+            self._last = ctx
+            return ctx
+        halted = bool(self.records) and self.records[-1].outcome in _HALTS
+        if self._last is None or not halted:
+            return None
+        return replace(self._last, host_estop=self.host_estop is not None, paused=False)
+
+    def commands(self) -> Commands:
+        honest = super().commands()
+        st = self.status
+        held = self.supervisor_context() is not None and st is not None and st.trigger
+        return replace(honest, valve_open=held, next_deadline_s=None)
+
+
+_HALTS = (Outcome.ESTOP, Outcome.FAULT, Outcome.INTERRUPTED)
 
 
 class SafetyRules(RuleBasedStateMachine):
@@ -377,12 +404,23 @@ MACHINE_SETTINGS = settings(
 )
 ROGUE_SETTINGS = settings(MACHINE_SETTINGS, max_examples=80)
 
+class StickyRogueN2Rules(RogueN2Rules):
+    treatment_cls = StickyRogueTreatment
+
+
+class StickyRogueCjAirRules(RogueCjAirRules):
+    treatment_cls = StickyRogueTreatment
+
+
 TestN2 = SafetyRules.TestCase
 TestCjAir = CjAirRules.TestCase
 TestRogueN2 = RogueN2Rules.TestCase
 TestRogueCjAir = RogueCjAirRules.TestCase
 TestN2.settings = TestCjAir.settings = MACHINE_SETTINGS
+TestStickyRogueN2 = StickyRogueN2Rules.TestCase
+TestStickyRogueCjAir = StickyRogueCjAirRules.TestCase
 TestRogueN2.settings = TestRogueCjAir.settings = ROGUE_SETTINGS
+TestStickyRogueN2.settings = TestStickyRogueCjAir.settings = ROGUE_SETTINGS
 
 
 def test_the_rogue_really_tries() -> None:
