@@ -129,6 +129,9 @@ class SafetySupervisor:
                 self._session_s += now - last
         if ctx is not None and ctx.session_id != self._session_id:
             self._session_id = ctx.session_id
+            # Silence before this session began is not this session's lost link
+            # (opening on old data is refused as stale anyway).
+            self._answer_at_s = now
             self._session_s = self._cryogen_g = 0.0
             self._site_open_s.clear()
             self._site_opens.clear()
@@ -160,14 +163,16 @@ class SafetySupervisor:
         """What ends a session for good: a new start is a new, deliberate act."""
         if ctx.host_estop:
             return "host e-stop"
-        if st is not None and (st.estop_latched or st.read_at_s < self._estop_event_at_s):
+        # A status read no later than the e-stop event cannot show it yet.
+        if st is not None and (st.estop_latched or st.read_at_s <= self._estop_event_at_s):
             return "unit e-stop"
         if st is not None and st.fault_bits:
             return "unit fault"
         if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:
             return "oxygen below 18 %"
         answer = self._answer_at_s
-        if answer is not None and now - answer > _LOST_PERIODS * self._period_s + _EPS:
+        # Exactly the machine's test, so the two agree on when a link is lost.
+        if answer is not None and now - answer > _LOST_PERIODS * self._period_s:
             return "no answer from the unit"
         return None
 

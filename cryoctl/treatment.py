@@ -136,6 +136,9 @@ class Treatment(TreatmentState):
         device = s.loaded.profile.device
         if isinstance(device, CjAirDevice):
             self.airflow_level = device.airflow_level
+            skin = self.status.skin_temp_c if self.status is not None else None
+            if skin is not None and rules.skin_band(device, skin) == "stop":
+                s.skin_locked_zones.add(s.zone)  # the skin under the nozzle is still too cold
         self.alarms.clear_condition(AlarmCode.ZONE_CAP, now)
         self._press_edge = False
         return self._update(now)
