@@ -6,7 +6,8 @@ is: limits and selection, never the machine's counters). It answers
 :class:`Verdict` ``force_close`` whenever opening now would break an invariant of
 DESIGN.md, whatever state the treatment machine is in. It keeps its own small
 bookkeeping from what it observes (continuous-open time, totals per site, rest
-and re-press, session time, cryogen, skin lock-outs) and shares no mutable state
+and re-press, session time, cryogen, skin lock-outs, and sessions an e-stop, a fault,
+oxygen below 18 % or a lost link ended, which never spray again) and shares no mutable state
 with the machine, so it holds when the machine is wrong. It deliberately does not
 use the machine's rule functions either.
 

@@ -1,11 +1,16 @@
 """DESIGN.md's invariants as properties: random staff, unit and link behaviour, checked each step.
 
-Three machines drive the same rules:
+Three kinds of core drive the same rules, each on an N2 and a CJ-Air unit:
 - the real treatment core on an N2 unit and on a CJ-Air unit, judged "machine only":
   besides every invariant on the valve, a single supervisor intervention fails the
   run, so a wrong guard in the machine cannot hide behind the supervisor;
-- a rogue core that proposes an open whenever the trigger is held, judged on the
-  valve alone: the supervisor must keep every invariant by itself.
+- a rogue core that proposes an open whenever the trigger is held in a session,
+  judged on the valve alone: the supervisor must keep every invariant by itself;
+- a sticky rogue that also keeps spraying a session an e-stop, a fault or a lost
+  link ended: the supervisor must hold such a session halted.
+
+The examples are derandomized (the same every run); set ``derandomize=False``
+locally to explore new ones when changing the core.
 """
 
 from __future__ import annotations
@@ -397,8 +402,7 @@ MACHINE_SETTINGS = settings(
     stateful_step_count=40,
     deadline=None,
     database=None,
-    # The same examples on every run, so CI judges the code and not the dice; explore
-    # with HYPOTHESIS_SEED-free local runs (derandomize=False) when changing the core.
+    # The same examples on every run, so CI judges the code and not the dice.
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
