@@ -189,6 +189,24 @@ class SafetyRules(RuleBasedStateMachine):
         self.release()
         self.rig.run(1.0 + extra_s)
 
+    @rule(early_s=st.floats(0.0, 1.0))
+    def spray_into_the_session_end(self, early_s: float) -> None:
+        """Wait until just before the session's time runs out, then press and hold."""
+        start = self.oracle.session_start
+        if start is None or self.oracle.paused_since is not None:
+            return
+        limit_s = self.loaded.profile.session.max_session_s
+        self.rig.run(max(0.0, start + self.oracle.paused_s + limit_s - early_s - self.rig.clock()))
+        self.press_and_hold(early_s + 1.0)
+
+    @rule(failed_reads=st.integers(4, 8))
+    def lose_the_link_mid_spray(self, failed_reads: int) -> None:
+        """The link drops with the trigger held, and comes back while it still is."""
+        self.press()
+        self.rig.run(0.3)
+        self.rig.unit.inputs.fail_reads = failed_reads
+        self.rig.run((failed_reads + 3) * PERIOD_S)
+
     @rule(dt_s=st.floats(0.01, 3.0))
     def wait(self, dt_s: float) -> None:
         self.rig.run(dt_s)
