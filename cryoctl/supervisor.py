@@ -126,7 +126,8 @@ class SafetySupervisor:
                 self._site_open_s[site] = self._site_open_s.get(site, 0.0) + (now - last)
                 self._cryogen_g += (now - last) * self._open_flow_g_s
             same = ctx is not None and ctx.session_id == self._session_id
-            if same and ctx is not None and not (ctx.paused or self._last_paused):
+            # The interval since the last check was spent in that check's pause state.
+            if same and not self._last_paused:
                 self._session_s += now - last
         if ctx is not None and ctx.session_id != self._session_id:
             self._session_id = ctx.session_id
