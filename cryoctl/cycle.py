@@ -9,7 +9,7 @@ machine is told, and the SUPERVISOR_CLOSE alarm is raised.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryoctl.alarms import AlarmCode
 from cryoctl.port import DeviceEvent, EventKind, Status
@@ -19,8 +19,7 @@ from cryoctl.treatment import Commands, Treatment
 __all__ = ["ControlCore", "Output"]
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
     """What goes to the unit, and what each layer wanted."""
 
     #: The valve command that goes out.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
+from typing import NamedTuple
 
 from cryoctl.errors import ConfigMismatch, DeviceRefused, DeviceTimeout, DeviceUnavailable
 from cryoctl.port import (
@@ -80,6 +81,7 @@ AMBIENT_C = 20.0
 
 
 @functools.cache
+@functools.lru_cache(maxsize=64)
 def _bit_names(bits: int) -> frozenset[str]:
     return frozenset(f"BIT{n}" for n in range(16) if bits >> n & 1)
 
@@ -100,8 +102,7 @@ class VirtualClock:
         return self.now_s
 
 
-@dataclass(frozen=True, slots=True)
-class Told:
+class Told(NamedTuple):
     """One command the unit was given: when, what, and with which value."""
 
     at_s: float
@@ -158,6 +159,11 @@ class FakeUnit:
     _valve: _Valve = field(default_factory=_Valve)
     _sinks: list[EventSink] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        caps = self.capabilities
+        self._leased = caps.expiry is Expiry.LEASE
+        self._needs_nozzle = caps.kind is DeviceKind.N2
+
     # -- what tests do to the unit ------------------------------------------
 
     def press_trigger(self) -> None:
@@ -193,10 +199,10 @@ class FakeUnit:
         self._settle(now)
         if self.estop_latched or self.inputs.fault_bits or not self.inputs.hose_connected:
             raise DeviceRefused("interlock: the unit keeps the valve shut", code="ILK")
-        if self.capabilities.kind is DeviceKind.N2 and self.inputs.nozzle is None:
+        if self._needs_nozzle and self.inputs.nozzle is None:
             raise DeviceRefused("interlock: no nozzle fitted", code="ILK")
         self._command(now, True)
-        if self.capabilities.expiry is Expiry.LEASE:
+        if self._leased:
             self._valve.lease_end_s = now + self.lease_ms / 1000.0
 
     def tell_close(self) -> None:

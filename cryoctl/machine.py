@@ -17,7 +17,7 @@ resting); ``paused`` belongs to the session too.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from transitions import Machine, MachineError
@@ -47,6 +47,14 @@ class Phase(enum.StrEnum):
     FAULT = "fault"
     DISCONNECTED = "disconnected"
 
+
+# The members as module names too: Python 3.11 finds an enum member through
+# EnumType.__getattr__ (about 0.1 us a lookup; 3.12 stores them plainly), and the
+# core compares phases a few dozen times in every control cycle.
+STARTING, SELFTEST, IDLE, READY = Phase.STARTING, Phase.SELFTEST, Phase.IDLE, Phase.READY
+ARMED, SPRAYING, RESTING, PAUSED = Phase.ARMED, Phase.SPRAYING, Phase.RESTING, Phase.PAUSED
+COMPLETED, ESTOP, FAULT = Phase.COMPLETED, Phase.ESTOP, Phase.FAULT
+DISCONNECTED = Phase.DISCONNECTED
 
 _BY_NAME = {p.value: p for p in Phase}
 #: Phases in which a session is running (its clock may be paused).
@@ -129,7 +137,7 @@ class _Model:
         self._owner = owner
 
     def entered(self) -> None:
-        self._owner.phase = _BY_NAME[self.state]
+        self._owner.entered(_BY_NAME[self.state])
 
     def protection_verified(self) -> bool:
         return self._guards.protection_verified()
@@ -165,8 +173,15 @@ class TreatmentMachine:
     #: The current phase (a plain attribute: the control loop reads it many times a cycle).
     phase: Phase
 
-    def __init__(self, guards: Guards, *, initial: Phase = Phase.STARTING) -> None:
+    def __init__(
+        self,
+        guards: Guards,
+        *,
+        initial: Phase = Phase.STARTING,
+        on_phase: Callable[[Phase], None] | None = None,
+    ) -> None:
         self.phase = initial
+        self._on_phase = on_phase
         self._model = _Model(guards, self)
         self._machine = Machine(
             model=self._model,
@@ -178,6 +193,12 @@ class TreatmentMachine:
             queued=False,
             after_state_change="entered",
         )
+
+    def entered(self, phase: Phase) -> None:
+        """The table moved to ``phase`` (``on_phase`` hears it before anything else runs)."""
+        self.phase = phase
+        if self._on_phase is not None:
+            self._on_phase(phase)
 
     def allows(self, trigger: str) -> bool:
         """Whether ``trigger`` exists in the current phase (guards not evaluated)."""

@@ -8,7 +8,7 @@ state or reads a clock.
 
 from __future__ import annotations
 
-import math
+import operator
 
 from cryoctl.port import Capabilities, DeviceKind, Status
 from cryoctl.profile import CjAirDevice, N2Device, Profile
@@ -67,6 +67,8 @@ _PLAUSIBLE: dict[str, tuple[float, float]] = {
     "pressure_kpa": (-10.0, 250.0),
     "dewar_level_pct": (0.0, 100.0),
 }
+_RANGES = tuple((name, low, high) for name, (low, high) in _PLAUSIBLE.items())
+_readings = operator.attrgetter(*_PLAUSIBLE)
 
 
 def profile_fits(profile: Profile, caps: Capabilities) -> str | None:
@@ -97,9 +99,8 @@ def fresh(status: Status | None, now: float, period_s: float) -> str | None:
 
 
 def implausible(status: Status) -> str | None:
-    for name, (low, high) in _PLAUSIBLE.items():
-        value = getattr(status, name)
-        if value is not None and not (math.isfinite(value) and low <= value <= high):
+    for value, (name, low, high) in zip(_readings(status), _RANGES, strict=True):
+        if value is not None and not low <= value <= high:  # NaN fails both tests
             return f"implausible {name} {value!r}"
     return None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryoctl.port import DeviceEvent, EventKind, Status
 
@@ -64,10 +65,13 @@ class SupervisorContext:
     host_estop: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     force_close: bool
     reasons: tuple[str, ...] = ()
+
+
+#: The usual answer, built once (the loop asks 50 times a second).
+_NO_OBJECTION = Verdict(False)
 
 
 class SafetySupervisor:
@@ -269,4 +273,4 @@ class SafetySupervisor:
             self._need_release = self._trigger_down
         if force:
             self.interventions += 1
-        return Verdict(force, tuple(reasons))
+        return Verdict(True, tuple(reasons)) if force else _NO_OBJECTION

@@ -15,7 +15,16 @@ from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.commands import Commands, settings_for
 from cryoctl.errors import MachineRefused
 from cryoctl.ledger import DoseLedger
-from cryoctl.machine import Phase
+from cryoctl.machine import (
+    ARMED,
+    DISCONNECTED,
+    ESTOP,
+    FAULT,
+    RESTING,
+    SELFTEST,
+    SPRAYING,
+    STARTING,
+)
 from cryoctl.port import Capabilities, DeviceEvent, EventKind, Status
 from cryoctl.profile import CjAirDevice, LoadedProfile
 from cryoctl.session import Outcome, Session
@@ -166,7 +175,7 @@ class Treatment(TreatmentState):
         return self._update(now)
 
     def request_estop_reset(self, now: float) -> Commands:
-        if self.phase is not Phase.ESTOP:
+        if self.phase is not ESTOP:
             raise MachineRefused(f"no e-stop to reset in {self.phase}")
         self._reset_estop_asked = True
         self._reset_asked_at_s = now
@@ -179,7 +188,7 @@ class Treatment(TreatmentState):
             self.refusals = (reason,)
 
     def request_fault_reset(self, now: float) -> Commands:
-        if self.phase is not Phase.FAULT:
+        if self.phase is not FAULT:
             raise MachineRefused(f"no fault to reset in {self.phase}")
         self._reset_fault_asked = True
         self._reset_asked_at_s = now
@@ -192,7 +201,7 @@ class Treatment(TreatmentState):
     # -- the unit -------------------------------------------------------------------
 
     def on_status(self, status: Status, now: float) -> Commands:
-        was_spraying = self.phase is Phase.SPRAYING
+        was_spraying = self.phase is SPRAYING
         self._accrue(now)
         self.status = status
         self._last_answer_s = now
@@ -204,7 +213,7 @@ class Treatment(TreatmentState):
 
     def on_read_error(self, now: float, *, detail: str = "read error") -> Commands:
         self._now = now
-        if self.phase is Phase.SPRAYING:
+        if self.phase is SPRAYING:
             self.close(now, detail, AlarmCode.STALE_DATA)
         return self._update(now)
 
@@ -215,7 +224,7 @@ class Treatment(TreatmentState):
             self._see_trigger(bool(event.value), event.at_s, now)
         elif event.kind is EventKind.ESTOP and event.value:
             self.enter_estop("unit e-stop", now)
-        elif event.kind is EventKind.LEASE_EXPIRED and self.phase is Phase.SPRAYING:
+        elif event.kind is EventKind.LEASE_EXPIRED and self.phase is SPRAYING:
             self.close(now, "lease ran out", AlarmCode.STALE_DATA)
         return self._update(now)
 
@@ -225,7 +234,7 @@ class Treatment(TreatmentState):
     def on_forced_close(self, now: float, reasons: tuple[str, ...]) -> Commands:
         """The safety supervisor closed the valve; the machine follows."""
         self._now = now
-        if self.phase is Phase.SPRAYING:
+        if self.phase is SPRAYING:
             self.close(now, "; ".join(reasons), None)
         return self.commands()
 
@@ -242,20 +251,20 @@ class Treatment(TreatmentState):
 
     def _released(self, now: float) -> None:
         s = self.session
-        if self.phase is Phase.SPRAYING:
+        if self.phase is SPRAYING:
             self._leave_spraying(now)
         if s is not None and self.machine.allows("release") and self.machine.fire("release"):
             s.end_pass(now)
 
     def _accrue(self, now: float) -> None:
         s = self.session
-        if self.phase is Phase.SPRAYING and s is not None and now > self._accrued_to_s:
+        if self.phase is SPRAYING and s is not None and now > self._accrued_to_s:
             s.ledger.add_open(s.key, now - self._accrued_to_s)
             self._accrued_to_s = now
 
     def _leave_spraying(self, now: float) -> None:
         """Book the open time and forget the spray; the caller fires the transition."""
-        if self.phase is Phase.SPRAYING:
+        if self.phase is SPRAYING:
             self._accrue(now)
             self.spray_since_s = None
             self._deadline_s = None
@@ -266,7 +275,7 @@ class Treatment(TreatmentState):
         """Close with the trigger still held: the pass stays open until it is released."""
         if alarm is not None:
             self.alarms.raise_alarm(alarm, now, reason)
-        if self.phase is Phase.SPRAYING:
+        if self.phase is SPRAYING:
             self._leave_spraying(now)
             self.machine.fire("close")
 
@@ -279,7 +288,7 @@ class Treatment(TreatmentState):
 
     def enter_fault(self, code: AlarmCode, detail: str, now: float) -> None:
         self.alarms.raise_alarm(code, now, detail)
-        if self.phase in (Phase.ESTOP, Phase.FAULT, Phase.STARTING, Phase.SELFTEST):
+        if self.phase in (ESTOP, FAULT, STARTING, SELFTEST):
             return
         self._leave_spraying(now)
         self._reset_fault_asked = False
@@ -302,19 +311,19 @@ class Treatment(TreatmentState):
             self._last_answer_s is not None
             and now - self._last_answer_s > rules.LOST_PERIODS * self.period_s
             and self.machine.allows("link_lost")
-            and phase is not Phase.DISCONNECTED
+            and phase is not DISCONNECTED
         ):
             self._leave_spraying(now)
             self.alarms.raise_alarm(AlarmCode.COMM_LOST, now, "no answer from the unit")
             self.machine.fire("link_lost")
             self._end_session(now, Outcome.INTERRUPTED, "communication lost")
-        if self.phase is Phase.ESTOP and self._reset_estop_asked and self.machine.fire(
+        if self.phase is ESTOP and self._reset_estop_asked and self.machine.fire(
             "reset_estop"
         ):
             self.host_estop = None
             self._reset_estop_asked = False
             self.alarms.clear_condition(AlarmCode.ESTOP, now)
-        if self.phase is Phase.FAULT and self._reset_fault_asked and self.machine.fire(
+        if self.phase is FAULT and self._reset_fault_asked and self.machine.fire(
             "reset_fault"
         ):
             self._reset_fault_asked = False
@@ -322,21 +331,21 @@ class Treatment(TreatmentState):
                 self.alarms.clear_condition(code, now)
         self._watch_spraying(now)
         s = self.session
-        if self.phase is Phase.RESTING and s is not None and now >= s.rest_until_s:
+        if self.phase is RESTING and s is not None and now >= s.rest_until_s:
             self.machine.fire("rest_over")
         # A press seen as an event waits for a status that shows it, so the
         # machine and the supervisor judge the same data.
         st = self.status
         held = st is not None and st.trigger and st.read_at_s > self._trigger_event_at_s
-        if self.phase is Phase.ARMED and self._press_edge and held:
+        if self.phase is ARMED and self._press_edge and held:
             self._press_edge = False
             if self.machine.fire("spray"):
                 self._begin_spray(now)
-        self._press_edge = self._press_edge and self.phase is Phase.ARMED
+        self._press_edge = self._press_edge and self.phase is ARMED
         return self.commands()
 
     def _watch_spraying(self, now: float) -> None:
-        if self.phase is not Phase.SPRAYING:
+        if self.phase is not SPRAYING:
             return
         stale = rules.fresh(self.status, now, self.period_s)
         if stale is not None:

@@ -13,7 +13,16 @@ import math
 from cryoctl import rules
 from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.commands import Commands
-from cryoctl.machine import Phase, TreatmentMachine
+from cryoctl.machine import (
+    DISCONNECTED,
+    ESTOP,
+    FAULT,
+    PAUSED,
+    SPRAYING,
+    STARTING,
+    Phase,
+    TreatmentMachine,
+)
 from cryoctl.port import Capabilities, Status
 from cryoctl.profile import CjAirDevice, LoadedProfile
 from cryoctl.session import Session, SessionRecord
@@ -41,7 +50,9 @@ class TreatmentState:
         self.caps = capabilities
         self.alarms = alarms
         self.period_s = control_period_s
-        self.machine = TreatmentMachine(self)
+        #: The machine's phase, mirrored as a plain attribute (read many times a cycle).
+        self.phase = STARTING
+        self.machine = TreatmentMachine(self, initial=self.phase, on_phase=self._phase_entered)
         self.loaded: LoadedProfile | None = None
         self.session: Session | None = None
         self.records: list[SessionRecord] = []
@@ -71,9 +82,8 @@ class TreatmentState:
         self._context: tuple[object, SupervisorContext] | None = None
         self._commands: tuple[object, Commands] | None = None
 
-    @property
-    def phase(self) -> Phase:
-        return self.machine.phase
+    def _phase_entered(self, phase: Phase) -> None:
+        self.phase = phase
 
     # -- guards the machine's table names --------------------------------------
 
@@ -160,14 +170,14 @@ class TreatmentState:
 
     def commands(self) -> Commands:
         phase = self.phase
-        spraying = phase is Phase.SPRAYING
+        spraying = phase is SPRAYING
         key = (phase, self.airflow_level, self._deadline_s if spraying else None)
         cached = self._commands
         if cached is not None and cached[0] == key:
             return cached[1]
         commands = Commands(
             valve_open=spraying,
-            close_first=phase in (Phase.ESTOP, Phase.FAULT, Phase.DISCONNECTED),
+            close_first=phase in (ESTOP, FAULT, DISCONNECTED),
             airflow_level=key[1],
             next_deadline_s=key[2],
         )
@@ -178,7 +188,7 @@ class TreatmentState:
         s = self.session
         if s is None:
             return None
-        key = (s.session_id, s.key, self.phase is Phase.PAUSED, self.host_estop is not None)
+        key = (s.session_id, s.key, self.phase is PAUSED, self.host_estop is not None)
         cached = self._context
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -204,6 +214,6 @@ class TreatmentState:
             flow_g_s=s.ledger.flow_g_s,
             skin_stop_c=cj.skin_stop_c if cj else None,
             skin_warn_c=cj.skin_warn_c if cj else None,
-            paused=self.phase is Phase.PAUSED,
+            paused=self.phase is PAUSED,
             host_estop=self.host_estop is not None,
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from cryoctl import rules
 from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.machine import SESSION_PHASES, Phase
+from cryoctl.machine import ESTOP, FAULT, SESSION_PHASES, SPRAYING
 from cryoctl.port import Status
 from cryoctl.profile import CjAirDevice
 
@@ -57,9 +57,9 @@ class StatusWatch:
         alarms = core.alarms
         if rules.fresh(st, now, core.period_s) is None:
             _clear(alarms, AlarmCode.STALE_DATA, now)
-        if st.estop_latched and core.phase is not Phase.ESTOP:
+        if st.estop_latched and core.phase is not ESTOP:
             core.enter_estop("unit e-stop", now)
-        elif st.estop_latched and core.phase is Phase.ESTOP:
+        elif st.estop_latched and core.phase is ESTOP:
             core.refuse_estop_reset(st.read_at_s, "unit e-stop still latched")
         if st.faulted:
             core.enter_fault(AlarmCode.UNIT_FAULT, f"fault bits {st.fault_bits:#06x}", now)
@@ -81,7 +81,7 @@ class StatusWatch:
         if odd is not None:
             alarms.raise_alarm(AlarmCode.UNIT_FAULT, now, odd)
             core.close(now, odd, None)
-        elif not st.faulted and core.phase is not Phase.FAULT:
+        elif not st.faulted and core.phase is not FAULT:
             _clear(alarms, AlarmCode.UNIT_FAULT, now)
         loaded = core.loaded
         if loaded is not None and core.phase in SESSION_PHASES:
@@ -112,7 +112,7 @@ class StatusWatch:
             return
         started = core.spray_since_s
         if (
-            core.phase is Phase.SPRAYING
+            core.phase is SPRAYING
             and started is not None
             and now - started >= rules.NO_FLOW_AFTER_S
             and tip >= rules.NO_FLOW_TIP_C
@@ -120,7 +120,7 @@ class StatusWatch:
             alarms.raise_alarm(AlarmCode.NO_FLOW, now, f"tip {tip:.1f} degC")
             core.close(now, "no flow", None)
         closed = core.closed_at_s
-        if core.phase is Phase.SPRAYING or closed is None:
+        if core.phase is SPRAYING or closed is None:
             return
         if self._tip_at_close_c is None:
             self._tip_at_close_c = tip
@@ -134,7 +134,7 @@ class StatusWatch:
     def _stuck(self, now: float, detail: str) -> None:
         self._core.alarms.raise_alarm(AlarmCode.VALVE_STUCK_OPEN, now, detail)
         self._core.closed_at_s = None
-        if self._core.phase is not Phase.ESTOP:
+        if self._core.phase is not ESTOP:
             # The core's own e-stop: latched like one from the panel, so the
             # supervisor sees it too (a host e-stop in its context).
             self._core.host_estop = self._core.host_estop or "valve stuck open"
@@ -147,7 +147,7 @@ class StatusWatch:
             return
         skin = st.skin_temp_c
         if skin is None:
-            if core.phase is not Phase.SPRAYING:
+            if core.phase is not SPRAYING:
                 return
             since = self._skin_missing_since_s
             self._skin_missing_since_s = since = now if since is None else since
@@ -172,5 +172,5 @@ class StatusWatch:
             if session is not None:
                 session.skin_locked_zones.discard(session.zone)
         level = core.airflow_level
-        if band != "ok" and before == "ok" and level is not None and core.phase is Phase.SPRAYING:
+        if band != "ok" and before == "ok" and level is not None and core.phase is SPRAYING:
             core.airflow_level = max(1, level - 1)

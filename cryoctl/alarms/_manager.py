@@ -145,6 +145,7 @@ class AlarmManager:
         self._seq = 0
         self._log_count = 0
         self._latest_s = -math.inf
+        self._codes: tuple[int, frozenset[AlarmCode]] = (-1, frozenset())
         self._paused_until_s: float | None = None
 
     # -- time -----------------------------------------------------------------
@@ -275,8 +276,11 @@ class AlarmManager:
         return code in self._active
 
     def active_codes(self) -> frozenset[AlarmCode]:
-        """The codes active now, as one set (cheaper than asking code by code)."""
-        return frozenset(self._active)
+        """The codes active now, as one set (built again only after a change)."""
+        cached = self._codes
+        if cached[0] != self._seq:
+            cached = self._codes = (self._seq, frozenset(self._active))
+        return cached[1]
 
     def is_acknowledged(self, code: AlarmCode) -> bool:
         alarm = self._active.get(code)

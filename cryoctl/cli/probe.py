@@ -60,7 +60,7 @@ async def probe_unit(
 
 
 def _status_fields(status: Status) -> dict[str, Any]:
-    fields = {f.name: getattr(status, f.name) for f in dataclasses.fields(status)}
+    fields = status._asdict()
     fields["faults"] = sorted(status.faults)
     return fields
 

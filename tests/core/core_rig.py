@@ -8,13 +8,14 @@ does. It records every output with the data it was decided on, for the oracles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryoctl.alarms import AlarmCode, AlarmManager
 from cryoctl.cycle import ControlCore, Output
 from cryoctl.errors import DeviceError
 from cryoctl.fake_unit import FakeUnit, VirtualClock
-from cryoctl.machine import Phase
+from cryoctl.machine import DISCONNECTED, Phase
 from cryoctl.port import Capabilities, DeviceKind, Status
 from cryoctl.profile import LoadedProfile, shipped_profiles
 from cryoctl.supervisor import SafetySupervisor
@@ -25,8 +26,7 @@ def shipped(name: str) -> LoadedProfile:
     return next(p for p in shipped_profiles() if p.name == name)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One output and what it was decided on."""
 
     at_s: float
@@ -47,6 +47,8 @@ class Rig:
     period_s: float
     steps: list[Step] = field(default_factory=list)
     last_read_ok_s: float | None = None
+    #: An N2 valve stays open on a lease the loop renews while spraying.
+    renews_lease: bool = False
 
     def _record(self, out: Output) -> None:
         t = self.treatment
@@ -54,16 +56,15 @@ class Rig:
         self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s, active))
 
     def apply(self, out: Output) -> Output:
-        t = self.treatment
         self._record(out)
         if out.valve_open:
-            if not self.unit.valve_open or t.caps.kind is DeviceKind.N2:
+            if not self.unit.valve_open or self.renews_lease:
                 try:
                     self.unit.tell_open()
                 except DeviceError as exc:
                     self.unit.tell_close()
                     refused = self.core.on_open_refused(self.clock(), f"refused: {exc}")
-                    self._record(replace(refused, valve_open=False))  # what went out: a close
+                    self._record(refused._replace(valve_open=False))  # what went out: a close
         elif self.unit.valve_open or out.close_first:
             self.unit.tell_close()
         if out.commands.reset_estop:
@@ -89,7 +90,7 @@ class Rig:
         except DeviceError as exc:
             return self.apply(self.core.on_read_error(self.clock(), detail=str(exc)))
         self.last_read_ok_s = self.clock()
-        if self.treatment.phase is Phase.DISCONNECTED:
+        if self.treatment.phase is DISCONNECTED:
             self.treatment.on_connected(self.clock())
             self.treatment.on_selftest(protection_ok=True, now=self.clock())
             return None
@@ -138,7 +139,7 @@ def make_rig(
     unit = FakeUnit(caps, clock)
     treatment = treatment_cls(caps, AlarmManager(), control_period_s=period_s)
     core = ControlCore(treatment, SafetySupervisor(control_period_s=period_s))
-    rig = Rig(clock, unit, treatment, core, period_s)
+    rig = Rig(clock, unit, treatment, core, period_s, renews_lease=caps.kind is DeviceKind.N2)
     unit.inputs.nozzle = nozzle
     unit.subscribe(lambda event: rig.apply(core.on_event(event, clock())) and None)
     return rig
