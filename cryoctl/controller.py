@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from cryoctl.alarms import AlarmCode
 from cryoctl.cycle import ControlCore, Output
 from cryoctl.errors import ConfigMismatch, DeviceError
-from cryoctl.machine import Phase
+from cryoctl.machine import DISCONNECTED
 from cryoctl.port import (
     DeviceEvent,
     DeviceKind,
@@ -173,9 +173,13 @@ class Controller:
             await self._apply(self.core.on_read_error(self._clock(), detail=str(exc)))
             return
         now = self._clock()
-        if self.treatment.phase is Phase.DISCONNECTED:
+        if self.treatment.phase is DISCONNECTED:
             await self._reconnect()
-            return
+            if self.treatment.phase is DISCONNECTED:
+                return
+            # The answer that brought the link back goes through the core too, so
+            # the supervisor and the machine date the link from the same read.
+            now = self._clock()
         out = self.core.on_status(status, now)
         self._healthy = on_time
         await self._apply(out)

@@ -135,9 +135,6 @@ class SafetySupervisor:
                 self._session_s += now - last
         if ctx is not None and ctx.session_id != self._session_id:
             self._session_id = ctx.session_id
-            # Silence before this session began is not this session's lost link
-            # (opening on old data is refused as stale anyway).
-            self._answer_at_s = now
             self._session_s = self._cryogen_g = 0.0
             self._site_open_s.clear()
             self._site_opens.clear()

@@ -93,7 +93,7 @@ class Rig:
         if self.treatment.phase is DISCONNECTED:
             self.treatment.on_connected(self.clock())
             self.treatment.on_selftest(protection_ok=True, now=self.clock())
-            return None
+            # and the answer goes through the core, so the supervisor sees the link back
         return self.apply(self.core.on_status(status, self.clock()))
 
     def run(self, dt_s: float) -> None:
