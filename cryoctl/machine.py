@@ -74,6 +74,7 @@ class Guards(Protocol):
     def spray_permitted(self) -> bool: ...
     def pass_open(self) -> bool: ...
     def rest_elapsed(self) -> bool: ...
+    def rest_pending(self) -> bool: ...
     def has_next_site(self) -> bool: ...
     def has_next_zone(self) -> bool: ...
     def estop_latch_clear(self) -> bool: ...
@@ -112,6 +113,8 @@ TRANSITIONS: tuple[dict[str, Any], ...] = (
     _t("next_site", [Phase.ARMED, Phase.RESTING], Phase.ARMED, "has_next_site"),
     _t("next_zone", [Phase.ARMED, Phase.RESTING], Phase.ARMED, "has_next_zone"),
     _t("pause", _TREATING, Phase.PAUSED),
+    # Rows of one trigger are tried in order: a pause cut into a rest resumes resting.
+    _t("resume", Phase.PAUSED, Phase.RESTING, "rest_pending"),
     _t("resume", Phase.PAUSED, Phase.ARMED),
     _t("finish", [*_TREATING, Phase.PAUSED], Phase.COMPLETED),
     _t("dismiss", Phase.COMPLETED, Phase.READY),
@@ -153,6 +156,9 @@ class _Model:
 
     def rest_elapsed(self) -> bool:
         return self._guards.rest_elapsed()
+
+    def rest_pending(self) -> bool:
+        return self._guards.rest_pending()
 
     def has_next_site(self) -> bool:
         return self._guards.has_next_site()

@@ -24,7 +24,6 @@ __all__ = [
     "STALE_PERIODS",
     "STUCK_CHECK_AFTER_S",
     "cryogen_flow_g_s",
-    "estop_or_fault",
     "fresh",
     "implausible",
     "nozzle_matches",
@@ -102,14 +101,6 @@ def implausible(status: Status) -> str | None:
     for value, (name, low, high) in zip(_readings(status), _RANGES, strict=True):
         if value is not None and not low <= value <= high:  # NaN fails both tests
             return f"implausible {name} {value!r}"
-    return None
-
-
-def estop_or_fault(status: Status) -> str | None:
-    if status.estop_latched:
-        return "unit e-stop latched"
-    if status.faulted:
-        return f"unit fault {status.fault_bits:#06x}"
     return None
 
 

@@ -104,6 +104,7 @@ class Treatment(TreatmentState):
             started_at_s=now,
             ledger=DoseLedger(zone_count=len(self.loaded.profile.zones), flow_g_s=flow),
         )
+        self._lock_zone_if_skin_cold(self.session)
         self._press_edge = False
         return self._update(now)
 
@@ -145,12 +146,21 @@ class Treatment(TreatmentState):
         device = s.loaded.profile.device
         if isinstance(device, CjAirDevice):
             self.airflow_level = device.airflow_level
-            skin = self.status.skin_temp_c if self.status is not None else None
-            if skin is not None and rules.skin_band(device, skin) == "stop":
-                s.skin_locked_zones.add(s.zone)  # the skin under the nozzle is still too cold
+        self._lock_zone_if_skin_cold(s)
         self.alarms.clear_condition(AlarmCode.ZONE_CAP, now)
         self._press_edge = False
         return self._update(now)
+
+    def _lock_zone_if_skin_cold(self, s: Session) -> None:
+        """A zone begun with the skin under the nozzle at its stop limit starts locked."""
+        device = s.loaded.profile.device
+        skin = self.status.skin_temp_c if self.status is not None else None
+        if (
+            skin is not None
+            and isinstance(device, CjAirDevice)
+            and rules.skin_band(device, skin) == "stop"
+        ):
+            s.skin_locked_zones.add(s.zone)
 
     def finish(self, now: float) -> Commands:
         """Staff end the session: completed on the last zone, stopped before it."""
@@ -330,8 +340,8 @@ class Treatment(TreatmentState):
             for code in (AlarmCode.UNIT_FAULT, AlarmCode.O2_FAULT):
                 self.alarms.clear_condition(code, now)
         self._watch_spraying(now)
-        s = self.session
-        if self.phase is RESTING and s is not None and now >= s.rest_until_s:
+        # Asked here first only to spare the table a trigger every cycle of a rest.
+        if self.phase is RESTING and self.rest_elapsed():
             self.machine.fire("rest_over")
         # A press seen as an event waits for a status that shows it, so the
         # machine and the supervisor judge the same data.

@@ -107,6 +107,9 @@ class TreatmentState:
     def rest_elapsed(self) -> bool:
         return self.session is not None and self._now >= self.session.rest_until_s
 
+    def rest_pending(self) -> bool:
+        return self.session is not None and self._now < self.session.rest_until_s
+
     def has_next_site(self) -> bool:
         s = self.session
         return s is not None and s.site + 1 < s.zone_limits.repeat
@@ -139,7 +142,11 @@ class TreatmentState:
     # -- the rules for a new spray ---------------------------------------------
 
     def spray_refusals(self, now: float) -> tuple[str, ...]:
-        """Every reason a spray may not start now; empty when it may."""
+        """Every reason a spray may not start now; empty when it may.
+
+        An e-stop latch or fault bits are not among them: a status that shows
+        either has already ended the session (see :mod:`cryoctl.watch`).
+        """
         found: list[str | None] = []
         s, st = self.session, self.status
         if s is None or self.loaded is None:
@@ -150,7 +157,6 @@ class TreatmentState:
         found.append(rules.fresh(st, now, self.period_s))
         if st is not None:
             found += [
-                rules.estop_or_fault(st),
                 rules.implausible(st),
                 rules.oxygen(st),
                 rules.nozzle_matches(self.loaded.profile, st),
