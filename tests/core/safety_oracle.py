@@ -136,6 +136,40 @@ class Oracle:
         st = t.status
         if st is not None and st.o2_pct is not None and st.o2_pct < O2_LOW_PCT:
             assert alarms.is_active(AlarmCode.O2_LOW), "low oxygen without an alarm"
+        if self.machine_only:
+            self._judge_reasons()
+
+    def _judge_reasons(self) -> None:
+        """Between passes the machine rests for the rest time, and the reasons it gives
+        staff for not spraying name every condition in the way (the panel shows them)."""
+        t, now = self.rig.treatment, self.rig.clock()
+        st = t.status
+        if t.phase not in (Phase.ARMED, Phase.RESTING) or st is None or self.session_start is None:
+            return
+        rest_end = self.rest_until.get(self.site, -math.inf)
+        if t.phase is Phase.ARMED:
+            assert now >= rest_end - EPS, f"armed {rest_end - now:.3f} s before the rest is over"
+        zone = self.profile.zones[self.site[0]]
+        reasons = t.spray_refusals(now)
+        expected = {
+            "trigger not held": not st.trigger,
+            "resting": now < rest_end - EPS,
+            "skin too cold in this zone": self.site[0] in self.skin_locked,
+            f"all {zone.passes} passes done": (
+                not self.pass_open and self.site_opens.get(self.site, 0) >= zone.passes
+            ),
+            f"{AlarmCode.O2_LOW.value} alarm": t.alarms.is_active(AlarmCode.O2_LOW),
+        }
+        for reason, present in expected.items():
+            assert not present or reason in reasons, f"{reason!r} not among {reasons}"
+        if st.o2_pct is None or st.o2_pct < O2_LOW_PCT:
+            assert any("oxygen" in r for r in reasons), f"oxygen not among {reasons}"
+        if st.nozzle != self.profile.device.nozzle:
+            assert any("nozzle" in r for r in reasons), f"nozzle not among {reasons}"
+        for name, (low, high) in _SENSOR_RANGES.items():
+            value = getattr(st, name)
+            if value is not None and not low <= value <= high:
+                assert any("implausible" in r for r in reasons), f"{name} {value} not refused"
 
     def _judge(self, t: float, step: Step) -> None:
         out = step.out

@@ -1,13 +1,17 @@
 """DESIGN.md's invariants as properties: random staff, unit and link behaviour, checked each step.
 
-Three kinds of core drive the same rules, each on an N2 and a CJ-Air unit:
+Four kinds of core drive the same rules, each on an N2 and a CJ-Air unit:
 - the real treatment core on an N2 unit and on a CJ-Air unit, judged "machine only":
   besides every invariant on the valve, a single supervisor intervention fails the
   run, so a wrong guard in the machine cannot hide behind the supervisor;
 - a rogue core that proposes an open whenever the trigger is held in a session,
   judged on the valve alone: the supervisor must keep every invariant by itself;
 - a sticky rogue that also keeps spraying a session an e-stop, a fault or a lost
-  link ended: the supervisor must hold such a session halted.
+  link ended: the supervisor must hold such a session halted;
+- a guardless core: the real machine with its spray guard answering yes, so it
+  closes at its exact deadlines yet opens on every fresh press. It meets the
+  supervisor at the very edge of each budget (a zone spent to the microsecond),
+  where only the supervisor's checks for a new open stand in the way.
 
 The examples are derandomized (the same every run); set ``derandomize=False``
 locally to explore new ones when changing the core.
@@ -51,6 +55,7 @@ DISTURBANCES = st.sampled_from(
         "skin_dip",
         "ready",
         "implausible",
+        "stuck",
         "heal",
     ]
 )
@@ -111,6 +116,14 @@ class StickyRogueTreatment(Treatment):
 
 
 _HALTS = (Outcome.ESTOP, Outcome.FAULT, Outcome.INTERRUPTED)
+
+
+class GuardlessTreatment(Treatment):
+    """The real machine with every reason to refuse a spray ignored."""
+
+    def spray_permitted(self) -> bool:
+        self.refusals = ()
+        return True
 
 
 class SafetyRules(RuleBasedStateMachine):
@@ -234,12 +247,21 @@ class SafetyRules(RuleBasedStateMachine):
 
     @rule(paused_s=st.floats(0.0, 0.6))
     def pause_briefly(self, paused_s: float) -> None:
-        """Pause mid-pass, resume soon, press at once: the rest still has to pass."""
+        """Pause mid-pass, let go, resume soon, press at once: the rest still has to pass."""
         self.pause()
+        self.release()
         self.rig.run(paused_s)
         self.resume()
         self.press()
         self.rig.run(0.3)
+
+    @rule()
+    def use_up_a_zone(self) -> None:
+        """Move on if there is a zone left, spray it until its total is spent, press again."""
+        self.move("next_zone")
+        for _ in range(4):
+            self.full_pass(0.1)
+        self.press_and_hold(0.5)
 
     def pause(self) -> None:
         self.oracle.judge()
@@ -306,13 +328,26 @@ class SafetyRules(RuleBasedStateMachine):
     # -- the unit, the room, the nozzle and the link (one rule, so they do not crowd out
     # -- the operator) ------------------------------------------------------------------
 
-    def _fresh_pass(self, data: st.DataObject) -> None:
-        """A healthy unit, alarms acknowledged, and a session in which a press may spray."""
-        self.disturb("heal", data)
-        self.acknowledge()
+    def _fresh_pass(self) -> None:
+        """A healthy unit, recovered and acknowledged, and a session in which a press may spray.
+
+        Without the recovery most disturbances would land on a core still in e-stop or
+        fault from an earlier step, and never on a spray.
+        """
+        self._heal()
         self.release()
-        self.rig.run(1.1)  # past zone a's rest
-        t = self.rig.treatment
+        unit, t = self.rig.unit, self.rig.treatment
+        if unit.inputs.estop_button:
+            unit.release_estop_button()
+        if t.phase is Phase.ESTOP:
+            self.reset_estop()
+        if t.phase is Phase.FAULT:
+            self.reset_fault()
+            self.rig.run(2 * PERIOD_S)
+        if t.phase is Phase.PAUSED:
+            self.resume()
+        self.rig.run(1.1)  # past zone a's rest, the link back
+        self.acknowledge()
         if t.phase in SESSION_PHASES and set(t.spray_refusals(self.rig.clock())) - {
             "trigger not held"
         }:
@@ -323,16 +358,14 @@ class SafetyRules(RuleBasedStateMachine):
     @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
     def disturb_while_spraying(self, what: str, hold_s: float, data: st.DataObject) -> None:
         """Something goes wrong with the trigger held, mid-spray."""
-        self._fresh_pass(data)
-        self.press()
-        self.rig.run(0.3)
+        self._fresh_pass_then_spray()
         self.disturb(what, data)
         self.rig.run(hold_s)
 
     @rule(what=DISTURBANCES, hold_s=st.floats(0.0, 1.5), data=st.data())
     def disturb_then_press(self, what: str, hold_s: float, data: st.DataObject) -> None:
         """Something is wrong when the operator presses: the spray must not start."""
-        self._fresh_pass(data)
+        self._fresh_pass()
         self.disturb(what, data)
         self.rig.run(PERIOD_S)
         self.press()
@@ -362,17 +395,86 @@ class SafetyRules(RuleBasedStateMachine):
             reading = data.draw(st.sampled_from(["o2_pct", "pressure_kpa", "skin_temp_c"]))
             value = data.draw(st.sampled_from([math.nan, math.inf, -90.0, 400.0]))
             setattr(unit.inputs, reading, value)
+        elif what == "stuck":
+            unit.inputs.stuck_open = True
         elif what == "ready":
             unit.inputs.cooler_ready = False
             unit.inputs.pressure_kpa = 30.0
         else:
-            unit.inputs.o2_pct = 20.9
-            unit.inputs.skin_temp_c = 30.0
-            unit.inputs.cooler_ready = True
-            unit.inputs.pressure_kpa = 50.0
-            unit.inputs.lag_s = 0.0
-            if unit.inputs.nozzle != self.nozzle:
-                unit.fit_nozzle(self.nozzle)
+            self._heal()
+
+    def _heal(self) -> None:
+        unit = self.rig.unit
+        unit.inputs.o2_pct = 20.9
+        unit.inputs.skin_temp_c = 30.0
+        unit.inputs.cooler_ready = True
+        unit.inputs.pressure_kpa = 50.0
+        unit.inputs.lag_s = 0.0
+        unit.inputs.stuck_open = False
+        if unit.inputs.nozzle != self.nozzle:
+            unit.fit_nozzle(self.nozzle)
+
+    @rule(wrong=st.booleans())
+    def swap_the_nozzle_mid_spray(self, wrong: bool) -> None:
+        self._fresh_pass_then_spray()
+        unit = self.rig.unit
+        unit.fit_nozzle(next(n for n in self.caps.nozzles if n != self.nozzle) if wrong else None)
+        self.rig.run(0.5)
+
+    @rule()
+    def valve_sticks_open(self) -> None:
+        """The valve stays open after the close: the core must e-stop the unit."""
+        self._fresh_pass_then_spray()
+        self.rig.unit.inputs.stuck_open = True
+        self.release()
+        self.rig.run(6.0)
+        self.rig.unit.inputs.stuck_open = False
+        self.press_and_hold(0.5)
+
+    @rule(which=st.sampled_from(["next_site", "next_zone"]))
+    def move_under_cold_skin(self, which: str) -> None:
+        """Staff move on with the skin still at its stop limit: the new zone starts locked."""
+        self.rig.unit.inputs.skin_temp_c = 3.0
+        self.rig.run(PERIOD_S)
+        self.move(which)
+        self.press_and_hold(0.5)
+
+    @rule(cause=st.sampled_from(["button", "panel", "fault", "oxygen", "link"]))
+    def halt_heal_press(self, cause: str) -> None:
+        """A session ends by e-stop, fault, oxygen or a lost link; all heals; staff press again.
+
+        No new session was started, so nothing may spray (the sticky rogue tries). The
+        halted session is a new one, so no pass or budget of it is used up: only the
+        halt stands in the way.
+        """
+        self._fresh_pass()
+        if self.rig.treatment.phase in SESSION_PHASES:
+            self.finish_or_restart_session()  # finish it
+        self.finish_or_restart_session()  # and start anew
+        self.press()
+        self.rig.run(0.3)
+        unit = self.rig.unit
+        if cause in ("button", "panel"):
+            self.estop(cause)
+        elif cause == "fault":
+            unit.set_fault_bits(0x8)
+        elif cause == "oxygen":
+            unit.inputs.o2_pct = 17.5
+        else:
+            unit.inputs.fail_reads = 6
+        self.rig.run(1.0)
+        self.release()
+        if unit.inputs.estop_button:
+            unit.release_estop_button()
+        unit.inputs.fault_bits = 0
+        unit.inputs.o2_pct = 20.9
+        self.rig.run(0.5)
+        self.press_and_hold(1.0)
+
+    def _fresh_pass_then_spray(self) -> None:
+        self._fresh_pass()
+        self.press()
+        self.rig.run(0.3)
 
     def restart(self) -> None:
         """The daemon restarts: a fresh core from the same profile comes up closed."""
@@ -434,6 +536,14 @@ class StickyRogueCjAirRules(RogueCjAirRules):
     treatment_cls = StickyRogueTreatment
 
 
+class GuardlessN2Rules(RogueN2Rules):
+    treatment_cls = GuardlessTreatment
+
+
+class GuardlessCjAirRules(RogueCjAirRules):
+    treatment_cls = GuardlessTreatment
+
+
 TestN2 = SafetyRules.TestCase
 TestCjAir = CjAirRules.TestCase
 TestRogueN2 = RogueN2Rules.TestCase
@@ -443,6 +553,9 @@ TestStickyRogueN2 = StickyRogueN2Rules.TestCase
 TestStickyRogueCjAir = StickyRogueCjAirRules.TestCase
 TestRogueN2.settings = TestRogueCjAir.settings = ROGUE_SETTINGS
 TestStickyRogueN2.settings = TestStickyRogueCjAir.settings = ROGUE_SETTINGS
+TestGuardlessN2 = GuardlessN2Rules.TestCase
+TestGuardlessCjAir = GuardlessCjAirRules.TestCase
+TestGuardlessN2.settings = TestGuardlessCjAir.settings = ROGUE_SETTINGS
 
 
 def test_the_rogue_really_tries() -> None:
