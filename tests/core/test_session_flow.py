@@ -54,6 +54,28 @@ def test_no_tie_down_and_rest_between_passes(n2_rig: Rig) -> None:
     assert rig.core.supervisor.interventions == 0
 
 
+def test_a_pause_inside_a_rest_resumes_resting(n2_rig: Rig) -> None:
+    rig = n2_rig
+    rig.boot(shipped("n2-face-cryomassage"))  # 30 s rest
+    rig.act("start_session")
+    rig.unit.press_trigger()
+    rig.run(1)
+    rig.unit.release_trigger()
+    rig.run(1)
+    rig.act("pause")
+    rig.run(5)
+    rig.act("resume")
+    assert rig.treatment.phase is Phase.RESTING
+    assert "resting" in rig.treatment.spray_refusals(rig.clock())
+    rig.unit.press_trigger()
+    rig.run(1)
+    assert len(rig.unit.open_intervals()) == 1, "sprayed during the rest"
+    rig.unit.release_trigger()
+    rig.run(29)  # the rest counts from the release, pause or not
+    assert rig.treatment.phase is Phase.ARMED
+    assert rig.core.supervisor.interventions == 0
+
+
 def test_wrong_nozzle_never_sprays_and_alarms() -> None:
     rig = make_rig(N2_CAPABILITIES, nozzle="A")
     rig.boot(shipped("n2-face-cryomassage"))
