@@ -14,7 +14,7 @@ def test_bench_prints_the_core_and_profile_numbers() -> None:
         [sys.executable, str(BENCH), "core", "profile"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "control cycles" in done.stdout
+    assert "session at 50 Hz" in done.stdout
     assert "per control cycle" in done.stdout
     assert "parse + validate" in done.stdout
 
