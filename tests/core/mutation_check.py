@@ -3,6 +3,7 @@
     python tests/core/mutation_check.py              # every mutation, two at a time
     python tests/core/mutation_check.py rest skin    # only those whose name has a word
     python tests/core/mutation_check.py --list
+    python tests/core/mutation_check.py --explore    # new random examples, not CI's fixed set
 
 Each mutation replaces one exact piece of source in a scratch copy of the tree
 (the working files, so uncommitted changes count) and runs
@@ -206,11 +207,14 @@ def main() -> int:
     parser.add_argument("words", nargs="*", help="run only mutations whose name has a word")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--explore", action="store_true", help="random examples (CRYOCTL_EXPLORE)")
     args = parser.parse_args()
     chosen = [m for m in MUTATIONS if not args.words or any(w in m.name for w in args.words)]
     if args.list:
         print("\n".join(m.name for m in chosen))
         return 0
+    if args.explore:
+        os.environ["CRYOCTL_EXPLORE"] = "1"
     trees = [_scratch_copy() for _ in range(max(1, args.jobs))]
     try:
         _check_imports(trees[0])
