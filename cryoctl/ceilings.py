@@ -60,8 +60,16 @@ CJAIR_AIRFLOW_LEVEL_MAX: Final = 9
 #: Outlet set-point range (ICD ``TEMP_SETPOINT``), degrees Celsius.
 CJAIR_OUTLET_TEMP_MIN_C: Final = -60.0
 CJAIR_OUTLET_TEMP_MAX_C: Final = -20.0
-#: Longest continuous cold-air exposure of one spot.
-CJAIR_MAX_DWELL_S: Final = 120.0
+#: The unit's own cap on one continuous opening (ICD ``MAX_OPEN_MS``, 500..60000).
+CJAIR_MAX_OPEN_MS_MIN: Final = 500
+CJAIR_MAX_OPEN_MS_MAX: Final = 60_000
+#: MAX_OPEN_MS is written at each zone's start as its ``max_dwell_s`` plus this much,
+#: so the unit's cap follows the zone yet never cuts a spray the host would allow:
+#: it covers the control loop's lateness and a close write on a slow RTU line.
+CJAIR_OPEN_CAP_MARGIN_S: Final = 0.5
+#: Longest continuous cold-air exposure of one spot: what the unit itself can still
+#: cap (MAX_OPEN_MS at most 60 s, less the margin).
+CJAIR_MAX_DWELL_S: Final = CJAIR_MAX_OPEN_MS_MAX / 1000 - CJAIR_OPEN_CAP_MARGIN_S
 CJAIR_MAX_SESSION_S: Final = 1200.0
 #: Lowest skin temperature at which a profile may stop the flow; below ~2 degC frostbite begins.
 CJAIR_MIN_SKIN_STOP_C: Final = 2.0

@@ -11,7 +11,13 @@ cryogen flows and warms at ``TIP_WARM_C_PER_S`` after it stops; the CJ-Air valve
 feedback follows the physical valve. ``stuck_open`` keeps the physical valve open
 whatever is commanded, ``no_flow`` keeps the tip warm, ``feedback_stuck`` freezes
 the feedback, ``fail_reads`` makes the next reads raise DeviceTimeout, ``lag_s``
-stamps statuses as older.
+stamps statuses as older, ``telemetry_lag_s`` only the telemetry group.
+
+Any call can be made to fail on command (:meth:`FakeUnit.fail_next`: a timeout, a
+refusal or a dropped link, for the next N calls of that name); ``ignore_closes``
+acknowledges the next closes without carrying them out, and ``report_open`` makes
+every status show the valve open whatever it is. The CJ-Air kind enforces its
+MAX_OPEN_MS (set by ``cap_open``): at the cap it closes and raises ``OPEN_CAP_BIT``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from typing import NamedTuple
 
-from cryoctl.errors import ConfigMismatch, DeviceRefused, DeviceTimeout, DeviceUnavailable
+from cryoctl.errors import (
+    ConfigError,
+    ConfigMismatch,
+    DeviceRefused,
+    DeviceTimeout,
+    DeviceUnavailable,
+)
 from cryoctl.port import (
     Capabilities,
     DeviceEvent,
@@ -36,8 +48,10 @@ from cryoctl.port import (
 )
 
 __all__ = [
+    "CALLS",
     "CJ_AIR_CAPABILITIES",
     "N2_CAPABILITIES",
+    "OPEN_CAP_BIT",
     "FakeUnit",
     "Told",
     "VirtualClock",
@@ -73,6 +87,20 @@ CJ_AIR_CAPABILITIES = Capabilities(
     has_airflow=True,
     has_cooler=True,
 )
+
+#: Names of the calls :meth:`FakeUnit.fail_next` can fail.
+CALLS = (
+    "connect", "configure", "cap_open", "apply", "heartbeat", "read", "open", "close",
+    "reset_faults", "reset_estop",
+)
+#: How a failing call fails.
+_ERRORS: dict[str, Callable[[str], Exception]] = {
+    "timeout": lambda what: DeviceTimeout(f"fake unit: no answer to {what}"),
+    "refused": lambda what: DeviceRefused(f"fake unit: {what} refused", code="ER"),
+    "unavailable": lambda what: DeviceUnavailable(f"fake unit: link down during {what}"),
+}
+#: The fault bit the CJ-Air kind raises when an open reaches its MAX_OPEN_MS.
+OPEN_CAP_BIT = 0x0100
 
 TIP_FALL_C_PER_S = 400.0
 TIP_WARM_C_PER_S = 20.0
@@ -130,6 +158,12 @@ class _Inputs:
     fail_reads: int = 0
     #: Statuses come out stamped this much earlier (a driver handing out old data).
     lag_s: float = 0.0
+    #: Only the telemetry group (O2, temperatures, nozzle, faults) is this much older.
+    telemetry_lag_s: float = 0.0
+    #: The next this many closes are acknowledged but not carried out.
+    ignore_closes: int = 0
+    #: Every status shows the valve open (a read-back that says it did not close).
+    report_open: bool = False
     link_down: bool = False
     config_mismatch: bool = False
 
@@ -139,6 +173,8 @@ class _Valve:
     commanded: bool = False
     changed_at_s: float = 0.0
     lease_end_s: float | None = None
+    #: When the valve last opened (for the CJ-Air MAX_OPEN_MS cap).
+    opened_at_s: float | None = None
     tip_c: float = AMBIENT_C
     tip_at_s: float = 0.0
     physical_open: bool = False
@@ -156,6 +192,10 @@ class FakeUnit:
     estop_latched: bool = False
     protection: Protection | None = None
     settings: DeviceSettings = field(default_factory=DeviceSettings)
+    #: CJ-Air MAX_OPEN_MS in force (None: no cap set yet).
+    max_open_ms: int | None = None
+    #: Calls to fail: name -> [calls left, how].
+    failing: dict[str, list[object]] = field(default_factory=dict)
     _valve: _Valve = field(default_factory=_Valve)
     _sinks: list[EventSink] = field(default_factory=list)
 
@@ -191,11 +231,34 @@ class FakeUnit:
         self._settle(self.clock())
         self._emit(EventKind.FAULT, bits)
 
+    def fail_next(self, call: str, times: int = 1, *, error: str = "timeout") -> None:
+        """The next ``times`` calls of ``call`` (one of CALLS) fail with ``error``."""
+        if call not in CALLS or error not in _ERRORS:
+            raise ValueError(f"unknown call {call!r} or error {error!r}")
+        self.failing[call] = [times, error]
+
+    def _maybe_fail(self, call: str) -> None:
+        entry = self.failing.get(call)
+        if call == "read" and self.inputs.fail_reads > 0:
+            self.inputs.fail_reads -= 1
+            raise DeviceTimeout("fake unit: no answer")
+        if entry is None:
+            return
+        left, error = entry
+        assert isinstance(left, int) and isinstance(error, str)
+        if left <= 1:
+            del self.failing[call]
+        else:
+            entry[0] = left - 1
+        self.history.append(Told(self.clock(), "failed", call))
+        raise _ERRORS[error](call)
+
     # -- what the host tells it (synchronous core of the async port) ----------
 
     def tell_open(self) -> None:
         now = self.clock()
         self.history.append(Told(now, "open"))
+        self._maybe_fail("open")
         self._settle(now)
         if self.estop_latched or self.inputs.fault_bits or not self.inputs.hose_connected:
             raise DeviceRefused("interlock: the unit keeps the valve shut", code="ILK")
@@ -208,15 +271,21 @@ class FakeUnit:
     def tell_close(self) -> None:
         now = self.clock()
         self.history.append(Told(now, "close"))
+        self._maybe_fail("close")
         self._settle(now)
+        if self.inputs.ignore_closes > 0:
+            self.inputs.ignore_closes -= 1
+            return
         self._command(now, False)
 
     def tell_reset_faults(self) -> None:
         self.history.append(Told(self.clock(), "reset_faults"))
+        self._maybe_fail("reset_faults")
         self.inputs.fault_bits = 0
 
     def tell_reset_estop(self) -> None:
         self.history.append(Told(self.clock(), "reset_estop"))
+        self._maybe_fail("reset_estop")
         if not self.inputs.estop_button:
             self.estop_latched = False
 
@@ -225,9 +294,7 @@ class FakeUnit:
         self.history.append(Told(now, "read_status"))
         if self.inputs.link_down:
             raise DeviceUnavailable("fake unit: link down")
-        if self.inputs.fail_reads > 0:
-            self.inputs.fail_reads -= 1
-            raise DeviceTimeout("fake unit: no answer")
+        self._maybe_fail("read")
         self._settle(now)
         return self._status(now)
 
@@ -237,11 +304,14 @@ class FakeUnit:
         self.history.append(Told(self.clock(), "connect"))
         if self.inputs.link_down:
             raise DeviceUnavailable("fake unit: link down")
+        self._maybe_fail("connect")
         return Identity("FAKE-" + self.capabilities.kind.value, "0001", "1.0", "fake://")
 
     async def configure(self, protection: Protection) -> Protection:
         self.history.append(Told(self.clock(), "configure", protection))
+        self._maybe_fail("configure")
         self.protection = protection
+        self.max_open_ms = protection.max_open_ms
         read_back = protection
         if self.inputs.config_mismatch:
             read_back = Protection(watchdog_ms=protection.watchdog_ms + 1,
@@ -252,11 +322,22 @@ class FakeUnit:
             self.lease_ms = protection.lease_ms
         return read_back
 
+    async def cap_open(self, max_open_ms: int) -> int:
+        self.history.append(Told(self.clock(), "cap_open", max_open_ms))
+        if self.capabilities.expiry is Expiry.LEASE:
+            raise ConfigError("fake N2 unit: no open cap; each OPEN carries its lease")
+        self._maybe_fail("cap_open")
+        if self.inputs.config_mismatch:
+            raise ConfigMismatch(f"MAX_OPEN_MS wrote {max_open_ms}, read back {max_open_ms + 1}")
+        self.max_open_ms = max_open_ms
+        return max_open_ms
+
     async def apply(self, settings: DeviceSettings) -> None:
         self.tell_apply(settings)
 
     def tell_apply(self, settings: DeviceSettings) -> None:
         self.history.append(Told(self.clock(), "apply", settings))
+        self._maybe_fail("apply")
         self.settings = DeviceSettings(
             *(new if new is not None else old
               for new, old in zip(astuple(settings), astuple(self.settings), strict=True))
@@ -266,6 +347,7 @@ class FakeUnit:
 
     async def heartbeat(self) -> None:
         self.history.append(Told(self.clock(), "heartbeat"))
+        self._maybe_fail("heartbeat")
 
     async def read_status(self) -> Status:
         return self.status_now()
@@ -330,6 +412,7 @@ class FakeUnit:
         if self._valve.commanded != open_:
             self._valve.commanded = open_
             self._valve.changed_at_s = now
+            self._valve.opened_at_s = now if open_ else None
             self.history.append(Told(now, "valve", open_))
         if not open_:
             self._valve.lease_end_s = None
@@ -341,6 +424,12 @@ class FakeUnit:
         if v.commanded and lease_end is not None and now >= lease_end:
             self._command(lease_end, False)
             self._emit(EventKind.LEASE_EXPIRED, None)
+        cap_ms, opened = self.max_open_ms, v.opened_at_s
+        if v.commanded and cap_ms is not None and opened is not None:
+            cap_at_s = opened + cap_ms / 1000.0
+            if not self._leased and now >= cap_at_s:
+                self._command(cap_at_s, False)
+                self.inputs.fault_bits |= OPEN_CAP_BIT
         if v.commanded and (self.estop_latched or self.inputs.fault_bits):
             self._command(now, False)
         dt = max(0.0, now - v.tip_at_s)
@@ -357,9 +446,12 @@ class FakeUnit:
         if caps.has_valve_feedback:
             feedback = self._valve.physical_open if i.feedback_stuck is None else i.feedback_stuck
         names = _bit_names(i.fault_bits)
+        read_at_s = now - i.lag_s
         return Status(
-            read_at_s=now - i.lag_s,
-            valve_commanded=self._valve.commanded,
+            read_at_s=read_at_s,
+            valve_at_s=read_at_s,
+            telemetry_at_s=read_at_s - i.telemetry_lag_s,
+            valve_commanded=self._valve.commanded or i.report_open,
             valve_feedback=feedback,
             trigger=i.trigger,
             estop_latched=self.estop_latched,

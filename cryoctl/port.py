@@ -12,8 +12,29 @@ Conventions:
   :class:`~cryoctl.errors.DeviceUnavailable`;
 - :meth:`DevicePort.close_valve` is the one call that must never queue behind
   polling: drivers send it ahead of anything waiting for the bus;
-- a :class:`Status` carries ``read_at_s``, the host's monotonic time at which its
-  data was read, so the core can judge staleness without reading a clock.
+- a :class:`Status` carries the host's monotonic time at which each group of its
+  fields was read, so the core judges each field by its own age without reading a
+  clock (see :class:`Status`).
+
+Field ages the core tolerates (``cryoctl.rules``): the fast group (``read_at_s``:
+trigger, e-stop latch, valve feedback, watchdog, cooler, hose) and the valve
+read-back (``valve_at_s``) at most ``STALE_PERIODS`` control periods (40 ms at
+50 Hz); the telemetry group (``telemetry_at_s``: O2, temperatures, nozzle, fault
+bits, pressure, dewar, airflow) at most ``TELEMETRY_MAX_AGE_S`` (0.3 s). A driver
+that reads telemetry in a slower table must read it more often than that: the
+CJ-Air driver reads it every 200 ms, so with one control period of lateness it is
+never older than 0.22 s when judged.
+
+What each unit's interface cannot reveal:
+- N2: one ``STAT`` line holds every field, so all three times are the same; the
+  valve field is the command, not the valve's position (no feedback), and nothing
+  in a ``STAT`` proves the unit computed it afresh except the tip temperature,
+  which must move while cryogen flows or warms.
+- CJ-Air: the tables are read in separate requests, so the coil and telemetry
+  groups may be older than the discrete inputs; ``HEARTBEAT_ECHO`` (in the
+  telemetry group) proves the unit saw the host's recent heartbeats. A status that
+  merely repeats the last tables cannot be told apart from a unit whose readings
+  froze, except by the echo.
 """
 
 from __future__ import annotations
@@ -116,8 +137,14 @@ class Status(NamedTuple):
     cycle, and a tuple is built three times faster (1.3 against 4 us here).
     """
 
-    #: Host monotonic seconds at which this data was read.
+    #: Host monotonic seconds at which the fast fields (trigger, e-stop latch, valve
+    #: feedback, watchdog, cooler, hose) were read.
     read_at_s: float
+    #: When ``valve_commanded`` was read (CJ-Air: the coil table).
+    valve_at_s: float
+    #: When the telemetry (O2, temperatures, nozzle, fault bits, pressure, dewar,
+    #: airflow) was read (CJ-Air: the input registers).
+    telemetry_at_s: float
     #: The valve as commanded (N2 STAT valve; CJ-Air OUTLET_OPEN coil read-back).
     valve_commanded: bool
     #: Valve position feedback (CJ-Air OUTLET_OPEN_FB); None where the unit has none.
@@ -140,6 +167,8 @@ class Status(NamedTuple):
     airflow_level: int | None = None
     cooler_ready: bool | None = None
     hose_connected: bool | None = None
+    #: CJ-Air HEARTBEAT_ECHO: the last heartbeat value the unit received (None on N2).
+    heartbeat_echo: int | None = None
 
     @property
     def faulted(self) -> bool:
@@ -184,6 +213,14 @@ class DevicePort(Protocol):
 
         Raises ConfigMismatch when the read-back differs from what was written.
         Also feeds the watchdog and clears a watchdog trip left from power-on.
+        """
+        ...
+
+    async def cap_open(self, max_open_ms: int) -> int:
+        """CJ-Air: write MAX_OPEN_MS, read it back and return what was read.
+
+        Raises ConfigMismatch when the read-back differs. A unit whose every open is
+        a lease (N2) raises ConfigError: its lease already caps each open.
         """
         ...
 

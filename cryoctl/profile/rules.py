@@ -44,6 +44,8 @@ class _Limits:
     max_passes: int
     min_rest_s: float
     max_session_s: float
+    #: Why the dwell ceiling is what it is, where the unit itself sets it.
+    dwell_why: str = ""
 
 
 _LIMITS: dict[tuple[DeviceKind, TreatmentKind], _Limits] = {
@@ -70,6 +72,10 @@ _LIMITS: dict[tuple[DeviceKind, TreatmentKind], _Limits] = {
         c.PASSES_MAX,
         0.0,
         c.CJAIR_MAX_SESSION_S,
+        dwell_why=(
+            f" (the unit caps one opening at {c.CJAIR_MAX_OPEN_MS_MAX // 1000} s, MAX_OPEN_MS,"
+            f" and the host keeps {c.CJAIR_OPEN_CAP_MARGIN_S:g} s under it)"
+        ),
     ),
 }
 
@@ -214,7 +220,9 @@ def _zone(at: str, z: Zone, lim: _Limits | None, max_session_s: float) -> Iterat
     if lim is None:
         yield from _above(f"{at}.passes", z.passes, c.PASSES_MAX, "passes", "any zone")
     else:
-        yield from _above(f"{at}.max_dwell_s", z.max_dwell_s, lim.max_dwell_s, "s", lim.label)
+        yield from _above(
+            f"{at}.max_dwell_s", z.max_dwell_s, lim.max_dwell_s, "s", lim.label + lim.dwell_why
+        )
         yield from _above(f"{at}.passes", z.passes, lim.max_passes, "passes", lim.label)
         if lim.min_rest_s > 0:
             yield from _below(f"{at}.rest_s", z.rest_s, lim.min_rest_s, "s", lim.label)

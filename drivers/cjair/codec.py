@@ -115,6 +115,8 @@ def decode_telemetry(words: Sequence[int]) -> Telemetry:
 def build_status(
     *,
     read_at_s: float,
+    valve_at_s: float,
+    telemetry_at_s: float,
     coils: Sequence[bool],
     discretes: Sequence[bool],
     telemetry: Telemetry,
@@ -131,6 +133,8 @@ def build_status(
         )
     return Status(
         read_at_s=read_at_s,
+        valve_at_s=valve_at_s,
+        telemetry_at_s=telemetry_at_s,
         valve_commanded=coils[Coil.OUTLET_OPEN],
         valve_feedback=discretes[Discrete.OUTLET_OPEN_FB],
         trigger=discretes[Discrete.TRIGGER],
@@ -145,6 +149,7 @@ def build_status(
         airflow_level=telemetry.airflow_level,
         cooler_ready=discretes[Discrete.COOLER_READY],
         hose_connected=discretes[Discrete.HOSE_CONNECTED],
+        heartbeat_echo=telemetry.heartbeat_echo,
     )
 
 

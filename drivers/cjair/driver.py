@@ -173,6 +173,19 @@ class CjAirDriver:
         _log.info("configured", url=self._bus.url, watchdog_ms=watchdog_ms, max_open_ms=max_open_ms)
         return read_back
 
+    async def cap_open(self, max_open_ms: int) -> int:
+        """Write MAX_OPEN_MS (the unit's cap on one continuous opening) and read it back."""
+        try:
+            value = MAX_OPEN_MS_RANGE.check(max_open_ms)
+        except ValueError as exc:
+            raise ConfigError(f"{self._bus.url}: {exc}") from None
+        await self._bus.write_register(Holding.MAX_OPEN_MS, value, name="MAX_OPEN_MS")
+        read = (await self._bus.read_holdings(HOLDING_BLOCK))[Holding.MAX_OPEN_MS]
+        if read != value:
+            raise self._refuse_to_arm(f"MAX_OPEN_MS wrote {value}, read back {read}")
+        _log.info("open cap set", url=self._bus.url, max_open_ms=value)
+        return read
+
     async def _confirm_closed(self) -> None:
         coils = await self._bus.read_coils(COIL_BLOCK)
         discretes = await self._bus.read_discretes(DISCRETE_BLOCK)

@@ -14,8 +14,9 @@ feedback, watchdog, fault, hose, cooler ready) and the rest when needed:
   never sets OUTLET_OPEN by itself, so a coil read as 0 stays exact until the host
   writes 1; a coil read as 1 may turn 0 only together with one of those inputs.
 
-``Status.read_at_s`` is when the discrete inputs were read; the slower tables in it
-are at most ``slow_period_s`` older, and only ever err towards "open".
+``Status.read_at_s`` is when the discrete inputs were read; ``valve_at_s`` and
+``telemetry_at_s`` say when the coils and the input registers in it were read (at
+most ``slow_period_s`` plus one poll older); the coil only ever errs towards "open".
 """
 
 from __future__ import annotations
@@ -101,7 +102,12 @@ class StatusPoller:
         if telemetry is None or inputs_forced or inputs_aged:
             telemetry = await self.telemetry()
         status = build_status(
-            read_at_s=read_at_s, coils=list(coils), discretes=discretes, telemetry=telemetry
+            read_at_s=read_at_s,
+            valve_at_s=self._coils_at_s,
+            telemetry_at_s=self._telemetry_at_s,
+            coils=list(coils),
+            discretes=discretes,
+            telemetry=telemetry,
         )
         # Kept only now: if a slower read failed, the next poll sees the same change again.
         self._discretes = discretes

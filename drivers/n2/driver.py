@@ -167,6 +167,10 @@ class N2Driver:
         await self._session.request(icd.CMD_RESET)
         return Protection(watchdog_ms=read_back, lease_ms=lease_ms)
 
+    async def cap_open(self, max_open_ms: int) -> int:
+        """The N2 has no MAX_OPEN_MS: the lease of each OPEN caps it (never renewed unasked)."""
+        raise ConfigError(f"{self._url}: the N2 has no open cap; each OPEN carries its lease")
+
     async def apply(self, settings: DeviceSettings) -> None:
         for name in ("airflow_level", "outlet_temp_c", "cooler_on"):
             if getattr(settings, name) is not None:

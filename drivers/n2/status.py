@@ -14,6 +14,8 @@ def status_from_stat(stat: StatReply, *, read_at_s: float) -> Status:
     """Map STAT fields to the port; the N2 unit has no valve position feedback."""
     return Status(
         read_at_s=read_at_s,
+        valve_at_s=read_at_s,
+        telemetry_at_s=read_at_s,
         valve_commanded=stat.valve,
         valve_feedback=None,
         trigger=stat.trigger,

@@ -81,6 +81,8 @@ def context(**changes: object) -> SupervisorContext:
 def status(at_s: float, **changes: object) -> Status:
     base = dict(
         read_at_s=at_s,
+        valve_at_s=at_s,
+        telemetry_at_s=at_s,
         valve_commanded=False,
         valve_feedback=None,
         trigger=True,

@@ -46,9 +46,9 @@ def test_status_maps_every_field() -> None:
     coils = [True, True, False, False, False]
     # ESTOP_ACTIVE, TRIGGER, HOSE_CONNECTED, OUTLET_OPEN_FB=0, WATCHDOG_TRIPPED, READY, FAULT
     discretes = [True, True, True, False, True, True, True]
-    s = build_status(read_at_s=12.5, coils=coils, discretes=discretes,
-                     telemetry=decode_telemetry(WORDS))
-    assert s.read_at_s == 12.5
+    s = build_status(read_at_s=12.5, valve_at_s=12.25, telemetry_at_s=12.125, coils=coils,
+                     discretes=discretes, telemetry=decode_telemetry(WORDS))
+    assert (s.read_at_s, s.valve_at_s, s.telemetry_at_s) == (12.5, 12.25, 12.125)
     assert (s.valve_commanded, s.valve_feedback, s.trigger, s.estop_latched) == (
         True, False, True, True)
     assert s.watchdog_tripped and s.cooler_ready and s.hose_connected
@@ -103,8 +103,8 @@ def test_short_answers_are_protocol_errors() -> None:
         take_bits([True] * 3, 5, table="coils")
     assert take_bits([True, False] * 4, 5, table="coils") == (True, False, True, False, True)
     with pytest.raises(ProtocolError):
-        build_status(read_at_s=0.0, coils=[False] * 4, discretes=[False] * 7,
-                     telemetry=decode_telemetry(WORDS))
+        build_status(read_at_s=0.0, valve_at_s=0.0, telemetry_at_s=0.0, coils=[False] * 4,
+                     discretes=[False] * 7, telemetry=decode_telemetry(WORDS))
 
 
 words16 = st.integers(min_value=0, max_value=0xFFFF)

@@ -40,9 +40,10 @@ TABLE = {
                              (900, 42 * 24, None, False)),
     "air-face-tone": (AIR, COLD, "F20", (4, -30, 10, 8, 5), AIR_FACE, (45, 90, 2, 30, 1),
                       (300, 48, 10, False)),
-    "air-scalp": (AIR, COLD, "C30", (5, -30, 10, 8, 5), SCALP, (60, 120, 2, 30, 1),
+    "air-scalp": (AIR, COLD, "C30", (5, -30, 10, 8, 5), SCALP, (59, 120, 2, 30, 1),
                   (600, 48, 15, False)),
-    "air-laser-adjunct": (AIR, COLD, "R10", (3, -30, 20, 17, 12), ("area",), (120, 600, 1, 0, 1),
+    "air-laser-adjunct": (AIR, COLD, "R10", (3, -30, 20, 17, 12), ("area-first-half", "area-second-half"),
+                          (50, 300, 6, 5, 1),
                           (900, None, None, False)),
 }
 
