@@ -25,6 +25,9 @@ class Commands:
     reset_estop: bool = False
     #: The exact time the open valve must close (the shell wakes then).
     next_deadline_s: float | None = None
+    #: The unit's own cap on one opening (CJ-Air MAX_OPEN_MS) wanted now; None where
+    #: the unit caps every open by a lease instead.
+    open_cap_ms: int | None = None
 
 
 def settings_for(loaded: LoadedProfile) -> DeviceSettings:

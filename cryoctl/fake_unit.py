@@ -241,6 +241,7 @@ class FakeUnit:
         entry = self.failing.get(call)
         if call == "read" and self.inputs.fail_reads > 0:
             self.inputs.fail_reads -= 1
+            self.history.append(Told(self.clock(), "failed", call))
             raise DeviceTimeout("fake unit: no answer")
         if entry is None:
             return
@@ -275,6 +276,7 @@ class FakeUnit:
         self._settle(now)
         if self.inputs.ignore_closes > 0:
             self.inputs.ignore_closes -= 1
+            self.history.append(Told(now, "ignored", "close"))
             return
         self._command(now, False)
 
@@ -293,6 +295,7 @@ class FakeUnit:
         now = self.clock()
         self.history.append(Told(now, "read_status"))
         if self.inputs.link_down:
+            self.history.append(Told(now, "failed", "read"))
             raise DeviceUnavailable("fake unit: link down")
         self._maybe_fail("read")
         self._settle(now)
@@ -320,6 +323,7 @@ class FakeUnit:
             raise ConfigMismatch(f"wrote {protection}, read back {read_back}")
         if protection.lease_ms is not None:
             self.lease_ms = protection.lease_ms
+        self.history.append(Told(self.clock(), "configured", read_back))
         return read_back
 
     async def cap_open(self, max_open_ms: int) -> int:
@@ -330,6 +334,7 @@ class FakeUnit:
         if self.inputs.config_mismatch:
             raise ConfigMismatch(f"MAX_OPEN_MS wrote {max_open_ms}, read back {max_open_ms + 1}")
         self.max_open_ms = max_open_ms
+        self.history.append(Told(self.clock(), "capped", max_open_ms))
         return max_open_ms
 
     async def apply(self, settings: DeviceSettings) -> None:

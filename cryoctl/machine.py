@@ -8,7 +8,9 @@ question, so the table below reads as the device's behaviour:
 - a trigger that is not valid in the current state raises
   :class:`~cryoctl.errors.MachineRefused`;
 - ``estop`` and ``fault`` are latched: the only ways out are their guarded
-  resets, and both lead to ``idle``, never back to treating.
+  resets, and both lead to ``selftest``, never back to treating: every way back
+  to arming (a reset, a reconnect, a start) passes the protection read-back again,
+  because ``selftest`` leads on only when it is verified.
 
 ``treating_*`` are the three sub-states of a running session (armed, spraying,
 resting); ``paused`` belongs to the session too.
@@ -102,7 +104,7 @@ TRANSITIONS: tuple[dict[str, Any], ...] = (
     _t("selftest_failed", Phase.SELFTEST, Phase.FAULT),
     _t("load_profile", [Phase.IDLE, Phase.READY, Phase.COMPLETED], Phase.READY,
        "profile_fits_unit"),
-    _t("start", Phase.READY, Phase.ARMED, "profile_fits_unit"),
+    _t("start", Phase.READY, Phase.ARMED, "profile_fits_unit", "protection_verified"),
     _t("spray", Phase.ARMED, Phase.SPRAYING, "spray_permitted"),
     # A close with the trigger still held (dwell cut-off, a rule, a supervisor
     # close): the pass stays open until the trigger is released.
@@ -120,10 +122,10 @@ TRANSITIONS: tuple[dict[str, Any], ...] = (
     _t("dismiss", Phase.COMPLETED, Phase.READY),
     _t("estop", _NOT_ESTOP, Phase.ESTOP),
     _t("estop", Phase.ESTOP, None),
-    _t("reset_estop", Phase.ESTOP, Phase.IDLE, "estop_latch_clear"),
+    _t("reset_estop", Phase.ESTOP, Phase.SELFTEST, "estop_latch_clear"),
     _t("fault", _FAULTABLE, Phase.FAULT),
     _t("fault", Phase.FAULT, None),
-    _t("reset_fault", Phase.FAULT, Phase.IDLE, "fault_cleared"),
+    _t("reset_fault", Phase.FAULT, Phase.SELFTEST, "fault_cleared"),
     _t("link_lost", [p for p in _LINKED if p is not Phase.STARTING], Phase.DISCONNECTED),
     _t("link_lost", Phase.DISCONNECTED, None),
     _t("link_back", Phase.DISCONNECTED, Phase.SELFTEST),

@@ -17,13 +17,17 @@ Conventions:
   clock (see :class:`Status`).
 
 Field ages the core tolerates (``cryoctl.rules``): the fast group (``read_at_s``:
-trigger, e-stop latch, valve feedback, watchdog, cooler, hose) and the valve
-read-back (``valve_at_s``) at most ``STALE_PERIODS`` control periods (40 ms at
-50 Hz); the telemetry group (``telemetry_at_s``: O2, temperatures, nozzle, fault
-bits, pressure, dewar, airflow) at most ``TELEMETRY_MAX_AGE_S`` (0.3 s). A driver
-that reads telemetry in a slower table must read it more often than that: the
-CJ-Air driver reads it every 200 ms, so with one control period of lateness it is
-never older than 0.22 s when judged.
+trigger, e-stop latch, valve feedback, watchdog, cooler, hose) at most
+``STALE_PERIODS`` control periods (40 ms at 50 Hz); the telemetry group
+(``telemetry_at_s``: O2, temperatures, nozzle, fault bits, pressure, dewar,
+airflow) at most ``TELEMETRY_MAX_AGE_S`` (0.3 s). A driver that reads telemetry in
+a slower table must read it more often than that: the CJ-Air driver reads it every
+200 ms, so with one control period of lateness it is never older than 0.22 s when
+judged. The valve read-back (``valve_at_s``) is not judged by age: a close counts
+as confirmed only by a read-back taken after the close went out, and the CJ-Air
+driver reads the coil on the poll after every OUTLET_OPEN write (between writes
+the coil may be up to 0.3 s old, and stays exact: the unit never sets it itself,
+and every input with which it could clear it is read on every poll).
 
 What each unit's interface cannot reveal:
 - N2: one ``STAT`` line holds every field, so all three times are the same; the

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import operator
 
-from cryoctl.port import Capabilities, DeviceKind, Status
+from cryoctl import ceilings
+from cryoctl.port import Capabilities, DeviceKind, Expiry, Status
 from cryoctl.profile import CjAirDevice, N2Device, Profile
 from cryoctl.units import O2_FAULT_PCT, O2_LOW_PCT, ln2_flow_g_s
 
@@ -23,10 +24,12 @@ __all__ = [
     "SKIN_NO_READING_S",
     "STALE_PERIODS",
     "STUCK_CHECK_AFTER_S",
+    "TELEMETRY_MAX_AGE_S",
     "cryogen_flow_g_s",
     "fresh",
     "implausible",
     "nozzle_matches",
+    "open_cap_ms",
     "oxygen",
     "oxygen_fault",
     "profile_fits",
@@ -36,6 +39,10 @@ __all__ = [
 
 #: Data older than this many control periods is stale: no spray on it.
 STALE_PERIODS = 2
+#: Telemetry (O2, temperatures, nozzle, fault bits) older than this is stale, or
+#: older than STALE_PERIODS when that is longer: these change in seconds, not in
+#: one control period, and a slow line reads them in a table of their own.
+TELEMETRY_MAX_AGE_S = 0.3
 #: No answer for longer than this many control periods: the link is lost.
 LOST_PERIODS = 3
 #: CJ-Air valve feedback must follow the command within this time.
@@ -90,11 +97,32 @@ def cryogen_flow_g_s(profile: Profile, caps: Capabilities) -> float:
 
 
 def fresh(status: Status | None, now: float, period_s: float) -> str | None:
+    """Each group of fields judged by its own age (see :mod:`cryoctl.port`)."""
     if status is None:
         return "no data from the unit"
-    if now - status.read_at_s > STALE_PERIODS * period_s:
-        return f"unit data {now - status.read_at_s:.3f} s old"
+    limit_s = STALE_PERIODS * period_s
+    age_s = now - status.read_at_s
+    if age_s > limit_s:
+        return f"unit data {age_s:.3f} s old"
+    telemetry_age_s = now - status.telemetry_at_s
+    if telemetry_age_s > max(TELEMETRY_MAX_AGE_S, limit_s):
+        return f"unit readings (oxygen, temperatures, nozzle) {telemetry_age_s:.3f} s old"
     return None
+
+
+def open_cap_ms(profile: Profile | None, zone: int | None, caps: Capabilities) -> int | None:
+    """The unit's own cap on one opening wanted now: the zone's dwell plus the margin.
+
+    None where each open is a lease (N2). Outside a session (``zone`` None) the
+    smallest cap the unit takes: nothing should open then.
+    """
+    if caps.expiry is not Expiry.COIL:
+        return None
+    if profile is None or zone is None:
+        return ceilings.CJAIR_MAX_OPEN_MS_MIN
+    dwell_s = profile.zones[zone].max_dwell_s
+    wanted_ms = round((dwell_s + ceilings.CJAIR_OPEN_CAP_MARGIN_S) * 1000)
+    return min(max(wanted_ms, ceilings.CJAIR_MAX_OPEN_MS_MIN), ceilings.CJAIR_MAX_OPEN_MS_MAX)
 
 
 def implausible(status: Status) -> str | None:

@@ -30,6 +30,8 @@ _O2_LOW_PCT = 19.5
 #: Oxygen below this is a latched fault: the session is over.
 _O2_FAULT_PCT = 18.0
 _STALE_PERIODS = 2
+#: Telemetry (O2, skin, nozzle, faults) may be this old, or STALE_PERIODS if longer.
+_TELEMETRY_MAX_AGE_S = 0.3
 #: No new status for longer than this many periods: the link is lost.
 _LOST_PERIODS = 3
 _SKIN_GAP_S = 1.0
@@ -183,8 +185,11 @@ class SafetySupervisor:
         if st is None:
             return ["no status from the unit"]
         out: list[str] = []
-        if now - st.read_at_s > _STALE_PERIODS * self._period_s + _EPS:
+        stale_s = _STALE_PERIODS * self._period_s
+        if now - st.read_at_s > stale_s + _EPS:
             out.append("stale status")
+        if now - st.telemetry_at_s > max(_TELEMETRY_MAX_AGE_S, stale_s) + _EPS:
+            out.append("stale readings")
         if st.o2_pct is None or not st.o2_pct >= _O2_LOW_PCT:
             out.append("oxygen low or unknown")
         if st.nozzle != ctx.nozzle:

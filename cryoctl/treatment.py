@@ -69,6 +69,21 @@ class Treatment(TreatmentState):
             self.machine.fire("selftest_failed")
         return self.commands()
 
+    def on_open_cap(self, read_back_ms: int, now: float) -> Commands:
+        """The unit read back its own cap on one opening (CJ-Air MAX_OPEN_MS)."""
+        self._now = now
+        self.open_cap_confirmed_ms = read_back_ms
+        if read_back_ms == self.open_cap_wanted_ms():
+            self.alarms.clear_condition(AlarmCode.CONFIG_MISMATCH, now)
+        return self._update(now)
+
+    def on_open_cap_failed(self, detail: str, now: float) -> Commands:
+        """Writing the open cap failed or read back wrong: no spray until it is confirmed."""
+        self._now = now
+        self.open_cap_confirmed_ms = None
+        self.alarms.raise_alarm(AlarmCode.CONFIG_MISMATCH, now, detail)
+        return self._update(now)
+
     def load(self, loaded: LoadedProfile, now: float) -> Commands:
         """Choose a profile; its set-points must be applied before it is used."""
         self._now = now
@@ -203,6 +218,32 @@ class Treatment(TreatmentState):
         self._reset_fault_asked = True
         self._reset_asked_at_s = now
         return Commands(valve_open=False, reset_faults=True)
+
+    def pause_audio(self, now: float) -> Commands:
+        self.alarms.pause_audio(now)
+        return self._update(now)
+
+    def on_write_error(self, what: str, detail: str, now: float) -> None:
+        """A command to the unit failed (the shell sends a close again until it is confirmed)."""
+        code = AlarmCode.CLOSE_FAILED if what == "close" else AlarmCode.WRITE_FAILED
+        self.alarms.raise_alarm(code, now, f"{what}: {detail}")
+
+    def on_close_confirmed(self, now: float) -> None:
+        """A status read after the last close shows the valve closed."""
+        if self.alarms.condition_present(AlarmCode.CLOSE_FAILED):
+            self.alarms.clear_condition(AlarmCode.CLOSE_FAILED, now)
+
+    def on_uncommanded_open(self, detail: str, now: float) -> None:
+        """The unit reports the valve open, and the host did not open it: the shell closes."""
+        self.alarms.raise_alarm(AlarmCode.VALVE_OPEN_UNCOMMANDED, now, detail)
+        self.close(now, detail, None)
+
+    def on_loop_timing(self, late_s: float, now: float) -> None:
+        """How late the tick was; later than a period stops heartbeats and lease renewals."""
+        if late_s > self.period_s:
+            self.alarms.raise_alarm(AlarmCode.LOOP_LATE, now, f"tick {late_s * 1000:.0f} ms late")
+        elif self.alarms.condition_present(AlarmCode.LOOP_LATE):
+            self.alarms.clear_condition(AlarmCode.LOOP_LATE, now)
 
     def acknowledge_alarms(self, now: float, *, up_to_seq: int | None = None) -> Commands:
         self.alarms.acknowledge(now, up_to_seq=up_to_seq)

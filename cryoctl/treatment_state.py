@@ -18,6 +18,7 @@ from cryoctl.machine import (
     ESTOP,
     FAULT,
     PAUSED,
+    SELFTEST,
     SPRAYING,
     STARTING,
     Phase,
@@ -65,7 +66,11 @@ class TreatmentState:
         self.closed_at_s: float | None = None
         self._now = -math.inf
         self._settings_ok = False
+        #: The unit's protection was written and read back since the last reset,
+        #: e-stop, fault or lost link (each of those clears it).
         self._protection_ok = False
+        #: The unit's own open cap (CJ-Air MAX_OPEN_MS) as last read back; None: unknown.
+        self.open_cap_confirmed_ms: int | None = None
         self._last_answer_s: float | None = None
         self._trigger_down = False
         self._trigger_at_s = -math.inf
@@ -84,6 +89,10 @@ class TreatmentState:
 
     def _phase_entered(self, phase: Phase) -> None:
         self.phase = phase
+        if phase in (ESTOP, FAULT, DISCONNECTED, SELFTEST):
+            # Every way back to arming passes the protection read-back again.
+            self._protection_ok = False
+            self.open_cap_confirmed_ms = None
 
     # -- guards the machine's table names --------------------------------------
 
@@ -153,6 +162,10 @@ class TreatmentState:
             return ("no session running",)
         found.append(rules.profile_fits(self.loaded.profile, self.caps))
         found.append(None if self._settings_ok else "set-points not applied")
+        found.append(None if self._protection_ok else "unit protection not verified")
+        cap_ms = self.open_cap_wanted_ms()
+        if cap_ms is not None and self.open_cap_confirmed_ms != cap_ms:
+            found.append("the unit's own time limit for this zone is not confirmed")
         found.append(f"host e-stop ({self.host_estop})" if self.host_estop else None)
         found.append(rules.fresh(st, now, self.period_s))
         if st is not None:
@@ -174,10 +187,18 @@ class TreatmentState:
 
     # -- start-up ----------------------------------------------------------------
 
+    def open_cap_wanted_ms(self) -> int | None:
+        """The unit's own cap on one opening wanted now (None: the unit has leases)."""
+        s = self.session
+        if s is None:
+            return rules.open_cap_ms(None, None, self.caps)
+        return rules.open_cap_ms(s.loaded.profile, s.zone, self.caps)
+
     def commands(self) -> Commands:
         phase = self.phase
         spraying = phase is SPRAYING
-        key = (phase, self.airflow_level, self._deadline_s if spraying else None)
+        zone = None if self.session is None else self.session.zone
+        key = (phase, self.airflow_level, self._deadline_s if spraying else None, zone)
         cached = self._commands
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -186,6 +207,7 @@ class TreatmentState:
             close_first=phase in (ESTOP, FAULT, DISCONNECTED),
             airflow_level=key[1],
             next_deadline_s=key[2],
+            open_cap_ms=self.open_cap_wanted_ms(),
         )
         self._commands = (key, commands)
         return commands

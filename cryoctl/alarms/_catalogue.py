@@ -51,6 +51,10 @@ class AlarmCode(enum.StrEnum):
     NOZZLE_MISMATCH = "nozzle_mismatch"
     SUPERVISOR_CLOSE = "supervisor_close"
     CONFIG_MISMATCH = "config_mismatch"
+    CLOSE_FAILED = "close_failed"
+    VALVE_OPEN_UNCOMMANDED = "valve_open_uncommanded"
+    WRITE_FAILED = "write_failed"
+    LOOP_LATE = "loop_late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,12 @@ _TABLE: tuple[tuple[AlarmCode, Priority, Category, bool, str], ...] = (
     (AlarmCode.NOZZLE_MISMATCH, _M, _T, _FOLLOW, "Fitted nozzle does not match the profile"),
     (AlarmCode.SUPERVISOR_CLOSE, _H, _T, _LATCH, "Safety supervisor closed the valve"),
     (AlarmCode.CONFIG_MISMATCH, _M, _T, _FOLLOW, "Unit protection settings did not read back"),
+    (AlarmCode.CLOSE_FAILED, _H, _T, _LATCH, "A close did not reach the cryo unit: sending again"),
+    (AlarmCode.VALVE_OPEN_UNCOMMANDED, _H, _T, _LATCH,
+     "Cryo unit reports the valve open without a command: closing"),
+    (AlarmCode.WRITE_FAILED, _M, _T, _FOLLOW, "A command to the cryo unit failed"),
+    (AlarmCode.LOOP_LATE, _M, _T, _FOLLOW,
+     "Control loop late: heartbeats held back, the unit closes by itself"),
 )
 
 #: Every alarm cryoctl can raise, by code (read-only).

@@ -1,29 +1,71 @@
-"""A fake unit on a virtual clock wired to the core the way the controller wires it.
+"""The real controller on a fake unit in virtual time, stepped from synchronous tests.
 
-The rig steps :class:`~cryoctl.cycle.ControlCore` synchronously: one status read
-per period, exact wake-ups at the core's deadlines, unit events handled at once,
-resets and lease renewals applied like :class:`~cryoctl.controller.Controller`
-does. It records every output with the data it was decided on, for the oracles.
+The rig runs :class:`~cryoctl.controller.Controller`'s own loop as a task on an
+event loop of its own, with a :class:`~cryoctl.virtual_rig.VirtualSleeper` that
+moves the virtual clock only as far as the test allows: ``run(dt)`` lets the loop
+tick (and wake at its exact deadlines) for ``dt`` of virtual time, ``stall(dt)``
+moves time with the loop held, then lets it run late. Staff requests go through
+the controller's command queue, e-stops through ``request_estop``, unit events
+straight from the fake unit into the controller. Every output the controller
+sends is recorded with the data it was decided on, for the oracles.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from cryoctl.alarms import AlarmCode, AlarmManager
+from cryoctl.controller import Controller
 from cryoctl.cycle import ControlCore, Output
-from cryoctl.errors import DeviceError
+from cryoctl.errors import MachineRefused
 from cryoctl.fake_unit import FakeUnit, VirtualClock
-from cryoctl.machine import DISCONNECTED, Phase
-from cryoctl.port import Capabilities, DeviceKind, Status
+from cryoctl.machine import Phase
+from cryoctl.port import Capabilities, Status
 from cryoctl.profile import LoadedProfile, shipped_profiles
+from cryoctl.staff import (
+    Acknowledge,
+    Dismiss,
+    LoadProfile,
+    NextSite,
+    NextZone,
+    Pause,
+    PauseAudio,
+    ResetEstop,
+    ResetFaults,
+    Resume,
+    StaffCommand,
+    StartSession,
+    Stop,
+)
 from cryoctl.supervisor import SafetySupervisor
 from cryoctl.treatment import Treatment
+from cryoctl.virtual_rig import VirtualSleeper
+
+
+#: Rigs not yet closed (the core tests' conftest closes them after each test).
+OPEN_RIGS: list[Rig] = []
 
 
 def shipped(name: str) -> LoadedProfile:
     return next(p for p in shipped_profiles() if p.name == name)
+
+
+#: The treatment entry points the tests name, as the staff commands that reach them.
+COMMANDS: dict[str, StaffCommand] = {
+    "start_session": StartSession(),
+    "pause": Pause(),
+    "resume": Resume(),
+    "finish": Stop(),
+    "next_site": NextSite(),
+    "next_zone": NextZone(),
+    "dismiss": Dismiss(),
+    "acknowledge_alarms": Acknowledge(),
+    "pause_audio": PauseAudio(),
+    "request_estop_reset": ResetEstop(),
+    "request_fault_reset": ResetFaults(),
+}
 
 
 class Step(NamedTuple):
@@ -42,90 +84,105 @@ class Step(NamedTuple):
 class Rig:
     clock: VirtualClock
     unit: FakeUnit
-    treatment: Treatment
-    core: ControlCore
-    period_s: float
+    controller: Controller
+    sleeper: VirtualSleeper
+    loop: asyncio.AbstractEventLoop
     steps: list[Step] = field(default_factory=list)
-    last_read_ok_s: float | None = None
-    #: An N2 valve stays open on a lease the loop renews while spraying.
-    renews_lease: bool = False
+    task: asyncio.Task[None] | None = None
 
-    def _record(self, out: Output) -> None:
+    @property
+    def treatment(self) -> Treatment:
+        return self.controller.treatment
+
+    @property
+    def core(self) -> ControlCore:
+        return self.controller.core
+
+    @property
+    def period_s(self) -> float:
+        return self.controller.period_s
+
+    @property
+    def last_read_ok_s(self) -> float | None:
+        return self.controller.last_read_ok_s
+
+    def record(self, out: Output, status: Status | None) -> None:
         t = self.treatment
         active = t.alarms.active_codes()
-        self.steps.append(Step(self.clock(), out, t.phase, t.status, self.last_read_ok_s, active))
+        self.steps.append(Step(self.clock(), out, t.phase, status, self.last_read_ok_s, active))
 
-    def apply(self, out: Output) -> Output:
-        self._record(out)
-        if out.valve_open:
-            if not self.unit.valve_open or self.renews_lease:
-                try:
-                    self.unit.tell_open()
-                except DeviceError as exc:
-                    self.unit.tell_close()
-                    refused = self.core.on_open_refused(self.clock(), f"refused: {exc}")
-                    self._record(refused._replace(valve_open=False))  # what went out: a close
-        elif self.unit.valve_open or out.close_first:
-            self.unit.tell_close()
-        if out.commands.reset_estop:
-            self.unit.tell_reset_estop()
-        if out.commands.reset_faults:
-            self.unit.tell_reset_faults()
-        return out
+    # -- driving the loop ---------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Let the loop do all it has to at this instant (and up to the allowed time)."""
+        task = self.task
+        if task is not None and task.done():
+            task.result()  # the loop must never end with an exception
+            raise AssertionError("the control loop ended")
+        self.loop.run_until_complete(self.sleeper.parked())
 
     def boot(self, loaded: LoadedProfile) -> None:
-        t, now = self.treatment, self.clock()
-        t.on_connected(now)
-        t.on_selftest(protection_ok=True, now=now)
-        settings = t.load(loaded, now).settings
-        assert settings is not None
-        self.unit.tell_apply(settings)
-        t.settings_applied(loaded.sha256, now)
-        self.cycle()
-
-    def cycle(self) -> Output | None:
-        """One tick: read, decide, apply (and re-start after a lost link, as the shell does)."""
-        try:
-            status = self.unit.status_now()
-        except DeviceError as exc:
-            return self.apply(self.core.on_read_error(self.clock(), detail=str(exc)))
-        self.last_read_ok_s = self.clock()
-        if self.treatment.phase is DISCONNECTED:
-            self.treatment.on_connected(self.clock())
-            self.treatment.on_selftest(protection_ok=True, now=self.clock())
-            # and the answer goes through the core, so the supervisor sees the link back
-        return self.apply(self.core.on_status(status, self.clock()))
+        """Connect, self-test, start the loop, load the profile (as the daemon does)."""
+        self.sleeper.allow(self.clock())
+        self.loop.run_until_complete(self.controller.start())
+        self.task = self.loop.create_task(self.controller.run())
+        self._settle()
+        self.act_command(LoadProfile(loaded))
 
     def run(self, dt_s: float) -> None:
         """Run ticks (and exact deadline wake-ups) for ``dt_s`` of virtual time."""
         end = self.clock() + dt_s
-        next_tick = self.clock() + self.period_s
-        while True:
-            deadline = self.treatment.commands().next_deadline_s
-            wake = next_tick if deadline is None else min(next_tick, deadline)
-            if wake > end:
-                self.clock.now_s = max(self.clock.now_s, end)
-                return
-            self.clock.now_s = max(self.clock.now_s, wake)
-            if wake < next_tick:
-                self.apply(self.core.tick(self.clock()))
-                continue
-            next_tick += self.period_s
-            self.cycle()
+        self.sleeper.allow(end)
+        self._settle()
+        self.clock.now_s = max(self.clock.now_s, end)
+        self.sleeper.allow(self.clock.now_s)
 
     def stall(self, dt_s: float) -> None:
-        """The loop stalls for ``dt_s`` (no ticks), then runs one tick."""
+        """The loop stalls for ``dt_s`` (no ticks), then runs late."""
         self.clock.advance(dt_s)
-        self.cycle()
+        self.sleeper.allow(self.clock())
+        self._settle()
 
-    def act(self, step: str, *args: object) -> Output:
-        method = getattr(self.treatment, step)
-        return self.apply(self.core.run(self.clock(), lambda now: method(*args, now)))
+    def act_command(self, command: StaffCommand) -> None:
+        """A staff command through the controller's queue; MachineRefused when refused."""
+        reply = self.loop.run_until_complete(self.controller.submit(command))
+        self._settle()
+        if not reply.ok:
+            raise MachineRefused(reply.reason)
 
-    def host_estop(self, source: str = "panel") -> Output:
-        """What the shell does: close first, then the bookkeeping."""
-        self.unit.tell_close()
-        return self.act("estop", source)
+    def act(self, step: str, *args: object) -> None:
+        if step == "estop":
+            source = str(args[0]) if args else "panel"
+            self.host_estop(source)
+            return
+        self.act_command(COMMANDS[step])
+
+    def host_estop(self, source: str = "panel") -> bool:
+        """The panel's e-stop: latched at once, the close sent ahead of everything."""
+        acknowledged = self.loop.run_until_complete(self.controller.request_estop(source))
+        self._settle()
+        return acknowledged
+
+    def settle(self) -> None:
+        """Let the loop act on what just happened (an event, a change at the unit)."""
+        self.sleeper.allow(self.clock())
+        self._settle()
+
+    def close(self) -> None:
+        """Stop the loop (it closes the valve) and release the event loop."""
+        if self.loop.is_closed():
+            return
+        task = self.task
+        if task is not None and not task.done():
+            self.controller.stop()
+            self.sleeper.allow(float("inf"))
+            self.loop.run_until_complete(task)
+        elif task is not None:
+            task.result()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+        if self in OPEN_RIGS:
+            OPEN_RIGS.remove(self)
 
 
 def make_rig(
@@ -134,12 +191,27 @@ def make_rig(
     period_s: float = 0.02,
     nozzle: str | None = None,
     treatment_cls: type[Treatment] = Treatment,
+    unit: FakeUnit | None = None,
+    clock: VirtualClock | None = None,
 ) -> Rig:
-    clock = VirtualClock()
-    unit = FakeUnit(caps, clock)
+    clock = clock or VirtualClock()
+    unit = unit or FakeUnit(caps, clock)
+    if nozzle is not None or unit.inputs.nozzle is None:
+        unit.inputs.nozzle = nozzle
+    sleeper = VirtualSleeper(clock, limit_s=clock())
     treatment = treatment_cls(caps, AlarmManager(), control_period_s=period_s)
-    core = ControlCore(treatment, SafetySupervisor(control_period_s=period_s))
-    rig = Rig(clock, unit, treatment, core, period_s, renews_lease=caps.kind is DeviceKind.N2)
-    unit.inputs.nozzle = nozzle
-    unit.subscribe(lambda event: rig.apply(core.on_event(event, clock())) and None)
+    loop = asyncio.new_event_loop()
+    holder: list[Rig] = []
+    controller = Controller(
+        unit,
+        treatment,
+        SafetySupervisor(control_period_s=period_s),
+        clock=clock,
+        sleeper=sleeper,
+        period_s=period_s,
+        observer=lambda out, status: holder[0].record(out, status),
+    )
+    rig = Rig(clock, unit, controller, sleeper, loop)
+    holder.append(rig)
+    OPEN_RIGS.append(rig)
     return rig

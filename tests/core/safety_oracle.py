@@ -14,6 +14,7 @@ import math
 from core_rig import Rig, Step
 
 from cryoctl.alarms import AlarmCode
+from cryoctl.ceilings import CJAIR_OPEN_CAP_MARGIN_S
 from cryoctl.machine import Phase
 from cryoctl.port import DeviceKind
 from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
@@ -21,6 +22,10 @@ from cryoctl.session import Outcome
 
 EPS = 1e-6
 O2_LOW_PCT = 19.5
+#: Telemetry may be this old when a spray relies on it (or two periods, if longer).
+TELEMETRY_MAX_AGE_S = 0.3
+#: CJ-Air: longest gap in skin readings while spraying (both layers count one period more).
+SKIN_GAP_S = 1.0
 #: A session running when the core enters one of these phases ends recorded so.
 _SESSION_ENDS = {
     Phase.DISCONNECTED: Outcome.INTERRUPTED,
@@ -56,6 +61,13 @@ class Oracle:
         self._reset_books()
         self.opens = 0
         self.interventions = 0
+        # books kept from the unit's own history
+        self.told_seen = 0
+        self.verified = False
+        self.cap_ms: int | None = None
+        self.valve_commanded = False
+        self.reads: list[tuple[float, bool]] = []
+        self.last_skin_s = -math.inf
 
     def _reset_books(self) -> None:
         self.open_since: float | None = None
@@ -123,9 +135,63 @@ class Oracle:
             step = steps[self.seen]
             self.seen += 1
             self._judge(step.at_s, step)
+        self._judge_history()
         self._judge_now()
 
+    def _judge_history(self) -> None:
+        """What the unit was told: protection read back before any open, the CJ-Air cap
+        at the zone's dwell, and lease renewals only from a cycle that read on time."""
+        history = self.rig.unit.history
+        period = self.rig.period_s
+        while self.told_seen < len(history):
+            told = history[self.told_seen]
+            self.told_seen += 1
+            what, at = told.what, told.at_s
+            if what in ("connect", "reset_estop", "reset_faults"):
+                self.verified = False
+            elif what == "configured":
+                self.verified = True
+                self.cap_ms = getattr(told.value, "max_open_ms", None)
+            elif what == "capped":
+                assert isinstance(told.value, int)
+                self.cap_ms = told.value
+            elif what == "read_status":
+                self.reads.append((at, True))
+            elif what == "failed" and told.value == "read" and self.reads:
+                self.reads[-1] = (self.reads[-1][0], False)
+            elif what == "valve":
+                if told.value is True:
+                    assert self.verified, "opened with protection unverified since reset/reconnect"
+                    self._judge_cap()
+                self.valve_commanded = bool(told.value)
+            elif what == "open" and self.valve_commanded:
+                # a lease renewal: right after a read that answered, with the loop on time
+                assert len(self.reads) >= 2, "lease renewed without a read"
+                (before, _), (last, ok) = self.reads[-2], self.reads[-1]
+                assert ok and abs(last - at) <= EPS, "lease renewed without a fresh answer"
+                assert at - before <= 2 * period + EPS, "lease renewed by a late cycle"
+
+    def _judge_cap(self) -> None:
+        if self.rig.treatment.caps.kind is not DeviceKind.CJ_AIR:
+            return
+        zone = self.profile.zones[self.site[0]]
+        wanted = round((zone.max_dwell_s + CJAIR_OPEN_CAP_MARGIN_S) * 1000)
+        assert self.cap_ms == wanted, f"opened with the unit's cap at {self.cap_ms}, not {wanted}"
+
+    def _judge_shell(self) -> None:
+        """A commanded close is confirmed or still being sent, every cycle."""
+        rig = self.rig
+        steps = rig.steps
+        commanded_open = bool(steps) and steps[-1].out.valve_open
+        if rig.unit.valve_open and not commanded_open:
+            closes = [t.at_s for t in rig.unit.history if t.what == "close"]
+            assert rig.controller.close_pending, "valve open at the unit, no close pending"
+            assert closes and rig.clock() - closes[-1] <= rig.period_s + EPS, (
+                "a close the unit did not confirm is not being sent again"
+            )
+
     def _judge_now(self) -> None:
+        self._judge_shell()
         t = self.rig.treatment
         alarms = t.alarms
         if t.phase is Phase.DISCONNECTED:
@@ -235,6 +301,7 @@ class Oracle:
         if self.machine_only:
             assert step.phase is Phase.SPRAYING, f"open in {step.phase}"
         if self.open_since is None:
+            self.last_skin_s = t
             assert self.session_start is not None, "opened outside a session"
             assert not self.estopped, "opened after an e-stop without a new start"
             assert self.released_since_close, "tie-down: no release since the last close"
@@ -263,6 +330,16 @@ class Oracle:
             assert used <= p.session.max_cryogen_g + EPS, "cryogen budget"
         st, read = step.status, step.last_read_ok_s
         assert st is not None and read is not None, "open without data"
+        period = self.rig.period_s
+        assert t - st.telemetry_at_s <= max(TELEMETRY_MAX_AGE_S, 2 * period) + EPS, (
+            "open on stale telemetry"
+        )
+        if isinstance(p.device, CjAirDevice):
+            if st.skin_temp_c is not None:
+                self.last_skin_s = t
+            assert t - self.last_skin_s <= SKIN_GAP_S + 3 * period + EPS, (
+                "sprayed on without a skin reading"
+            )
         assert t - read <= 2 * self.rig.period_s + EPS, "open with no recent answer"
         assert t - st.read_at_s <= 2 * self.rig.period_s + EPS, "open on stale data"
         assert self.held and st.trigger, "open without the trigger held"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -27,11 +28,7 @@ class RogueTreatment(Treatment):
     def commands(self) -> Commands:
         honest = super().commands()
         held = self.session is not None and self.status is not None and self.status.trigger
-        return Commands(
-            valve_open=held,
-            close_first=honest.close_first,
-            airflow_level=honest.airflow_level,
-        )
+        return replace(honest, valve_open=held, next_deadline_s=None)
 
 
 def rig(

@@ -85,13 +85,26 @@ def test_estop_is_reachable_from_everywhere_and_latches(phase: Phase) -> None:
     assert m.phase is Phase.ESTOP
 
 
-def test_estop_and_fault_resets_lead_to_idle_only() -> None:
+def test_estop_and_fault_resets_lead_to_the_protection_read_back_only() -> None:
     for row in TRANSITIONS:
-        if row["trigger"] in ("reset_estop", "reset_fault"):
-            assert row["dest"] == Phase.IDLE
+        if row["trigger"] in ("reset_estop", "reset_fault", "link_back"):
+            assert row["dest"] == Phase.SELFTEST
     m = machine_at(Phase.ESTOP)
     m.fire("reset_estop")
+    assert m.phase is Phase.SELFTEST
+    assert m.fire("selftest_passed") is True
     assert m.phase is Phase.IDLE
+
+
+def test_only_a_verified_protection_leads_out_of_selftest_or_into_a_session() -> None:
+    into_idle = [r for r in TRANSITIONS if r["dest"] == Phase.IDLE]
+    assert [r["source"] for r in into_idle] == [[Phase.SELFTEST]]
+    assert all("protection_verified" in r["conditions"] for r in into_idle)
+    [start] = [r for r in TRANSITIONS if r["trigger"] == "start"]
+    assert "protection_verified" in start["conditions"]
+    m = machine_at(Phase.SELFTEST, protection_verified=False)
+    assert m.fire("selftest_passed") is False
+    assert m.phase is Phase.SELFTEST
 
 
 def test_nothing_but_spray_enters_spraying() -> None:

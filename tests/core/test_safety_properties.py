@@ -13,6 +13,16 @@ Four kinds of core drive the same rules, each on an N2 and a CJ-Air unit:
   supervisor at the very edge of each budget (a zone spent to the microsecond),
   where only the supervisor's checks for a new open stand in the way.
 
+Every one of them runs inside the real :class:`~cryoctl.controller.Controller` (the
+rig steps its own loop in virtual time), and the fake unit fails calls on command:
+closes, opens, reads, heartbeats and configures time out or are refused, a close is
+acknowledged and not carried out, the unit reports the valve open after a close, the
+telemetry goes stale. The oracle also judges the shell: a commanded close is
+confirmed or still being sent, an e-stop request always ends in ``estop``, the loop
+never ends with an exception, no lease is renewed by a late or failed cycle, and
+nothing opens with the unit's protection unverified since the last reset or
+reconnect, or (CJ-Air) with the unit's own open cap not at the zone's dwell.
+
 The examples are derandomized (the same every run); ``CRYOCTL_EXPLORE=1`` draws
 new ones instead, to explore when changing the core.
 """
@@ -35,16 +45,21 @@ from hypothesis.stateful import (
 )
 from safety_oracle import Oracle
 
+from cryoctl.alarms import AlarmCode
 from cryoctl.errors import MachineRefused
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES
+from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
 from cryoctl.machine import SESSION_PHASES, Phase
 from cryoctl.port import Capabilities
 from cryoctl.profile import LoadedProfile, Zone
 from cryoctl.session import Outcome
+from cryoctl.staff import LoadProfile
 from cryoctl.supervisor import SupervisorContext
 from cryoctl.treatment import Commands, Treatment
 
 PERIOD_S = 0.1
+#: N2 lease in the rig: longer than two periods, so a renewal from a late cycle would show.
+LEASE_MS = 450
+_ERRORS = st.sampled_from(["timeout", "refused", "unavailable"])
 DISTURBANCES = st.sampled_from(
     [
         "fault",
@@ -57,6 +72,11 @@ DISTURBANCES = st.sampled_from(
         "ready",
         "implausible",
         "stuck",
+        "telemetry",
+        "close_fails",
+        "close_ignored",
+        "heartbeat_fails",
+        "open_fails",
         "heal",
     ]
 )
@@ -140,10 +160,18 @@ class SafetyRules(RuleBasedStateMachine):
         self.rig = self._new_rig()
         self.oracle = Oracle(self.rig, self.loaded, machine_only=self.machine_only)
 
-    def _new_rig(self) -> Rig:
-        return make_rig(
-            self.caps, period_s=PERIOD_S, nozzle=self.nozzle, treatment_cls=self.treatment_cls
+    def _new_rig(self, unit: FakeUnit | None = None, clock: VirtualClock | None = None) -> Rig:
+        rig = make_rig(
+            self.caps, period_s=PERIOD_S, nozzle=self.nozzle, treatment_cls=self.treatment_cls,
+            unit=unit, clock=clock,
         )
+        if rig.controller.protection.lease_ms is not None:
+            # A lease longer than two periods: a late cycle that renewed it would show.
+            rig.controller.protection = replace(rig.controller.protection, lease_ms=LEASE_MS)
+        return rig
+
+    def teardown(self) -> None:
+        self.rig.close()
 
     @initialize()
     def boot_and_start(self) -> None:
@@ -163,8 +191,10 @@ class SafetyRules(RuleBasedStateMachine):
         if t.phase is Phase.COMPLETED:
             self._try("dismiss")
         if t.phase is Phase.IDLE:
-            t.load(self.loaded, self.rig.clock())
-            t.settings_applied(self.loaded.sha256, self.rig.clock())
+            try:
+                self.rig.act_command(LoadProfile(self.loaded))
+            except MachineRefused:
+                return
         if t.machine.allows("start") and t.profile_fits_unit():
             self.oracle.started(self.rig.clock())  # before the act: it may open at once
             if not self._try("start_session"):
@@ -305,12 +335,60 @@ class SafetyRules(RuleBasedStateMachine):
     @rule(source=st.sampled_from(["panel", "button"]))
     def estop(self, source: str) -> None:
         self.oracle.estop()
+        unit = self.rig.unit
         if source == "button":
-            self.rig.unit.press_estop_button()
+            unit.press_estop_button()
+            self.rig.settle()
         else:
             self.rig.host_estop()
-        assert not self.rig.unit.valve_open, "e-stop left the valve open"
+        if unit.valve_open:  # only a close that failed or was not carried out explains it
+            assert self.rig.controller.close_pending, "e-stop left the valve open"
+            last = max(i for i, t in enumerate(unit.history) if t.what == "close")
+            after = unit.history[last + 1 : last + 2]
+            assert after and after[0].what in ("failed", "ignored"), "e-stop left the valve open"
         assert self.rig.treatment.phase is Phase.ESTOP
+
+    @rule(failures=st.integers(1, 3), error=_ERRORS, ignored=st.booleans())
+    def estop_while_the_close_fails(self, failures: int, error: str, ignored: bool) -> None:
+        """The panel's e-stop with a unit that loses (or ignores) the next closes."""
+        self._fresh_pass_then_spray()
+        if ignored:
+            self.rig.unit.inputs.ignore_closes = failures
+        else:
+            self.rig.unit.fail_next("close", failures, error=error)
+        self.estop("panel")
+        self.rig.run((failures + 2) * PERIOD_S)
+        assert self.rig.treatment.phase is Phase.ESTOP
+        assert not self.rig.unit.valve_open, "the e-stop's close was never carried out"
+
+    @rule()
+    def unit_reports_open_after_a_close(self) -> None:
+        """The valve read-back says open though the host closed: close again, high alarm."""
+        self._fresh_pass_then_spray()
+        unit = self.rig.unit
+        unit.inputs.report_open = True
+        self.release()
+        self.rig.run(3 * PERIOD_S)
+        alarms = self.rig.treatment.alarms
+        assert alarms.is_active(AlarmCode.VALVE_OPEN_UNCOMMANDED), "no alarm for the open valve"
+        assert self.rig.controller.close_pending
+        closes = [t.at_s for t in unit.told("close") if t.at_s > self.rig.clock() - 2.5 * PERIOD_S]
+        assert len(closes) >= 2, "the close is not sent again while the unit reports open"
+        unit.inputs.report_open = False
+        self.rig.run(2 * PERIOD_S)
+        assert not self.rig.controller.close_pending
+
+    @rule()
+    def lose_the_skin_reading_in_a_long_zone(self) -> None:
+        """Zone b's dwell is longer than the skin sensor may be silent while spraying."""
+        self._fresh_pass()
+        self.move("next_zone")
+        self.press()
+        self.rig.run(0.3)
+        self.rig.unit.inputs.skin_temp_c = None
+        self.rig.run(2.5)
+        self.release()
+        self.rig.unit.inputs.skin_temp_c = 30.0
 
     def release_estop_button(self) -> None:
         self.rig.unit.release_estop_button()
@@ -401,6 +479,16 @@ class SafetyRules(RuleBasedStateMachine):
         elif what == "ready":
             unit.inputs.cooler_ready = False
             unit.inputs.pressure_kpa = 30.0
+        elif what == "telemetry":
+            unit.inputs.telemetry_lag_s = data.draw(st.sampled_from([0.35, 0.6]))
+        elif what == "close_fails":
+            unit.fail_next("close", data.draw(st.integers(1, 3)), error=data.draw(_ERRORS))
+        elif what == "close_ignored":
+            unit.inputs.ignore_closes = data.draw(st.integers(1, 3))
+        elif what == "heartbeat_fails":
+            unit.fail_next("heartbeat", data.draw(st.integers(1, 3)), error=data.draw(_ERRORS))
+        elif what == "open_fails":
+            unit.fail_next("open", data.draw(st.integers(1, 2)), error=data.draw(_ERRORS))
         else:
             self._heal()
 
@@ -411,7 +499,11 @@ class SafetyRules(RuleBasedStateMachine):
         unit.inputs.cooler_ready = True
         unit.inputs.pressure_kpa = 50.0
         unit.inputs.lag_s = 0.0
+        unit.inputs.telemetry_lag_s = 0.0
         unit.inputs.stuck_open = False
+        unit.inputs.ignore_closes = 0
+        unit.inputs.report_open = False
+        unit.failing.clear()
         if unit.inputs.nozzle != self.nozzle:
             unit.fit_nozzle(self.nozzle)
 
@@ -481,12 +573,11 @@ class SafetyRules(RuleBasedStateMachine):
         """The daemon restarts: a fresh core from the same profile comes up closed."""
         self.oracle.judge()
         self.oracle.ended()
-        self.rig.unit.tell_close()
         unit, clock = self.rig.unit, self.rig.clock
-        fresh = self._new_rig()
-        fresh.unit, fresh.clock = unit, clock
+        self.rig.close()
         unit._sinks.clear()
-        unit.subscribe(lambda e: fresh.apply(fresh.core.on_event(e, clock())) and None)
+        unit.failing.clear()
+        fresh = self._new_rig(unit, clock)
         assert fresh.treatment.phase is Phase.STARTING
         assert not fresh.treatment.commands().valve_open
         fresh.boot(self.loaded)
@@ -562,6 +653,7 @@ TestGuardlessN2.settings = TestGuardlessCjAir.settings = ROGUE_SETTINGS
 def test_the_rogue_really_tries() -> None:
     """The rogue core does propose opens the supervisor must refuse."""
     rig = make_rig(N2_CAPABILITIES, period_s=PERIOD_S, nozzle="M", treatment_cls=RogueTreatment)
+    rig.controller.protection = replace(rig.controller.protection, lease_ms=LEASE_MS)
     rig.boot(tight("n2-face-cryomassage"))
     rig.act("start_session")
     rig.unit.press_trigger()
