@@ -13,7 +13,10 @@ Decisions:
   port that stays open: a host should flush its input when it opens the port.
 - TCP: one client at a time. A second connection while one is open is refused (closed
   at once, logged); the line is free again as soon as the first client goes.
-  Each new client starts with an empty line buffer.
+  Each new client starts with an empty line buffer. A client may reconnect at once: if
+  the one holding the line has already closed or reset its end when the next one is
+  accepted (the kernel knows, the loop has not read it yet), the next one waits, not
+  read, until the old one's last bytes and its close are handled, then gets the line.
 - A line that cannot be written because the pty's buffer is full is dropped (logged
   at debug level; a UART whose reader is gone loses bytes too). On TCP with no client
   connected, what the unit sends is discarded, as on a line with nothing attached.
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import tty
 from pathlib import Path
 from typing import Protocol
@@ -188,39 +192,77 @@ class _PtyServer(N2LineServer):
 
 
 class _TcpLine(asyncio.Protocol):
+    """One TCP connection; it feeds the unit only while it holds the line."""
+
     def __init__(self, server: _TcpServer) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        peer = transport.get_extra_info("peername")
-        if self._server.client is not None:
-            log.info("n2 tcp: refused %s, the line is in use", peer)
-            transport.close()
-            return
-        log.info("n2 tcp: client %s", peer)
         self._transport = transport
-        self._server.client = transport
-        self._server.unit.reset_line()
+        self._server._arrived(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._transport is not None:
+        if self._transport is not None and self._server.client is self._transport:
             self._server._on_bytes(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._transport is not None and self._server.client is self._transport:
-            log.info("n2 tcp: client gone")
-            self._server.client = None
+        if self._transport is not None:
+            self._server._gone(self._transport)
+
+
+def _peer_hung_up(transport: asyncio.Transport) -> bool:
+    """The peer has closed or reset its end, though the loop may not have read that yet.
+
+    POLLRDHUP (Linux) reports a FIN even behind unread data; POLLHUP and POLLERR, which
+    poll always reports, a reset.
+    """
+    if transport.is_closing():
+        return True
+    poller = select.poll()
+    poller.register(transport.get_extra_info("socket").fileno(), select.POLLRDHUP)
+    return bool(poller.poll(0))
 
 
 class _TcpServer(N2LineServer):
     def __init__(self, unit: N2Unit, clock: _ScaledClock, *, wire_baud: int | None) -> None:
         super().__init__(unit, clock, wire_baud=wire_baud)
         self.client: asyncio.Transport | None = None
+        self._next: asyncio.Transport | None = None  # not read until the client has gone
         self._listener: asyncio.Server | None = None
         self.host = ""
         self.port = 0
+
+    def _arrived(self, transport: asyncio.Transport) -> None:
+        peer = transport.get_extra_info("peername")
+        if self.client is None:
+            self._hand_over(transport)
+        elif self._next is None and _peer_hung_up(self.client):
+            # The old client's last bytes and its close are still to be read: this one
+            # gets the line after them, so nothing of the two mixes on the line.
+            log.info("n2 tcp: client %s waits for the last one to be gone", peer)
+            transport.pause_reading()
+            self._next = transport
+        else:
+            log.info("n2 tcp: refused %s, the line is in use", peer)
+            transport.close()
+
+    def _gone(self, transport: asyncio.Transport) -> None:
+        if transport is self._next:
+            self._next = None
+        elif transport is self.client:
+            log.info("n2 tcp: client gone")
+            self.client = None
+            waiting, self._next = self._next, None
+            if waiting is not None:
+                self._hand_over(waiting)
+                waiting.resume_reading()
+
+    def _hand_over(self, transport: asyncio.Transport) -> None:
+        log.info("n2 tcp: client %s", transport.get_extra_info("peername"))
+        self.client = transport
+        self.unit.reset_line()
 
     async def start(self, host: str, port: int) -> None:
         self._listener = await self._loop.create_server(lambda: _TcpLine(self), host, port)
@@ -233,9 +275,10 @@ class _TcpServer(N2LineServer):
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.close()
-        if self.client is not None:
-            self.client.abort()
-            self.client = None
+        for transport in (self._next, self.client):
+            if transport is not None:
+                transport.abort()
+        self.client = self._next = None
         if self._listener is not None:
             await self._listener.wait_closed()
         await super().close()

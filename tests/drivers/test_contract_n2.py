@@ -361,3 +361,20 @@ async def test_link_loss_and_reconnect(n2_tcp: Any) -> None:
     finally:
         await driver.aclose()
         await cable.aclose()
+
+
+async def test_a_new_driver_gets_the_line_right_after_the_old_one_closed(n2_tcp: Any) -> None:
+    for _ in range(3):
+        first = N2Driver.from_url(n2_tcp.url, clock=time.monotonic)
+        try:
+            await first.connect()
+            await first.read_status()
+        finally:
+            await first.aclose()
+        again = N2Driver.from_url(n2_tcp.url, clock=time.monotonic)  # no pause in between
+        try:
+            await again.connect()
+            status = await again.read_status()
+            assert not status.valve_commanded
+        finally:
+            await again.aclose()
