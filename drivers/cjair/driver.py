@@ -2,7 +2,10 @@
 
 What each :meth:`read_status` reads is decided by :class:`~drivers.cjair.poller.
 StatusPoller`: the discrete inputs every time, the coils and input registers when
-older than ``telemetry_period_ms`` or when an input says they changed.
+``telemetry_period_ms`` old, when an input says they changed, and the coils after
+every OUTLET_OPEN write. Each status dates its three groups by when each table was
+read; the poller's docstring gives the bounds (input registers never older than
+``telemetry_period_ms`` when the poll begins).
 """
 
 from __future__ import annotations
@@ -239,14 +242,12 @@ class CjAirDriver:
         await self._write_outlet(False, Priority.URGENT)
 
     async def _write_outlet(self, open_: bool, priority: Priority) -> None:
-        acknowledged = False
         try:
             await self._bus.write_coil(
                 Coil.OUTLET_OPEN, open_, name="OUTLET_OPEN", priority=priority
             )
-            acknowledged = True
         finally:
-            self._poller.outlet_written(open_=open_, acknowledged=acknowledged)
+            self._poller.outlet_written()  # answered or not, the coil is read back next
 
     async def reset_faults(self) -> None:
         await self._bus.write_coil(Coil.FAULT_RESET, True, name="FAULT_RESET")

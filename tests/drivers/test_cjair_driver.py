@@ -147,6 +147,50 @@ async def test_slow_tables_are_polled_less_often_than_inputs(peer: ModbusPeer) -
     await driver.aclose()
 
 
+def polls(peer: ModbusPeer) -> list[list[int]]:
+    """The function codes of each poll (each begins with its discrete-input read)."""
+    out: list[list[int]] = []
+    for fc in peer.functions():
+        if fc == FC_DISCRETES or not out:
+            out.append([])
+        out[-1].append(fc)
+    return out
+
+
+async def test_steady_polls_never_read_both_slow_tables_at_once(peer: ModbusPeer) -> None:
+    """At 19200 baud a tick has room for one slow table: the coil read waits a poll."""
+    clock = StepClock()
+    driver = CjAirDriver.from_url(peer.url, clock=clock, telemetry_period_ms=200)
+    await driver.connect()
+    await driver.read_status()
+    peer.history.clear()
+    for _ in range(100):  # 2 s at 50 Hz
+        clock.now_s += 0.020
+        status = await driver.read_status()
+        assert status.read_at_s - status.telemetry_at_s < 0.2  # never a tick late
+        assert status.read_at_s - status.valve_at_s < 0.3
+    seen = polls(peer)
+    assert not [p for p in seen if FC_COILS in p and FC_INPUTS in p]
+    assert 9 <= sum(FC_INPUTS in p for p in seen) <= 10
+    assert 9 <= sum(FC_COILS in p for p in seen) <= 10
+    await driver.aclose()
+
+
+async def test_after_a_long_gap_both_slow_tables_are_read(peer: ModbusPeer) -> None:
+    clock = StepClock()
+    driver = CjAirDriver.from_url(peer.url, clock=clock, telemetry_period_ms=200)
+    await driver.connect()
+    for _ in range(25):
+        clock.now_s += 0.020
+        await driver.read_status()
+    peer.history.clear()
+    clock.now_s += 1.0  # the loop stalled
+    status = await driver.read_status()
+    assert peer.functions() == [FC_DISCRETES, FC_COILS, FC_INPUTS]
+    assert status.valve_at_s == status.telemetry_at_s == status.read_at_s == clock.now_s
+    await driver.aclose()
+
+
 async def test_the_outlet_coil_is_read_back_after_each_write(
     driver: CjAirDriver, peer: ModbusPeer
 ) -> None:
