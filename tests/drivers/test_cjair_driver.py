@@ -82,6 +82,33 @@ async def test_read_back_mismatch_refuses_to_arm(driver: CjAirDriver, peer: Modb
     assert FC_COIL not in peer.functions()  # no FAULT_RESET after a mismatch
 
 
+async def test_cap_open_writes_max_open_ms_and_reads_it_back(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    await driver.connect()
+    peer.history.clear()
+    assert await driver.cap_open(12500) == 12500
+    assert peer.functions() == [FC_REGISTER, FC_HOLDING]
+    assert written(peer, FC_REGISTER) == [(4, struct.pack(">H", 12500))]
+    assert peer.holdings[4] == 12500
+
+
+async def test_cap_open_that_reads_back_otherwise_is_a_mismatch(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    """A unit that keeps its old cap (or another) must not be armed on the new one."""
+    await driver.connect()
+    await driver.configure(Protection(watchdog_ms=400, max_open_ms=15000))
+    peer.sticky_holdings = frozenset({4})
+    with pytest.raises(ConfigMismatch) as info:
+        await driver.cap_open(9500)
+    message = str(info.value)
+    assert peer.url in message and "MAX_OPEN_MS wrote 9500, read back 15000" in message
+    peer.holdings[4] = 0xFFFF  # a unit answering a value no host wrote
+    with pytest.raises(ConfigMismatch, match="MAX_OPEN_MS wrote 9500, read back 65535"):
+        await driver.cap_open(9500)
+
+
 async def test_outlet_open_at_start_up_refuses_to_arm(
     driver: CjAirDriver, peer: ModbusPeer
 ) -> None:
