@@ -28,7 +28,10 @@ Bounds that hold for every status returned (``P`` = ``slow_period_s``):
 - ``read_at_s - telemetry_at_s < P``: the input registers are never older than ``P``
   when the poll begins, so at most ``P`` plus the poll's own duration when it is
   returned (200 ms + a few ms by default; the core tolerates 0.3 s);
-- ``read_at_s - valve_at_s < COIL_GRACE * P``;
+- ``read_at_s - valve_at_s < COIL_GRACE * P`` (up to 0.3 s by default, not two
+  control periods: between OUTLET_OPEN writes the coil is read slowly, and what
+  keeps its value exact is the rule above; the status after a write has read it
+  again, so ``valve_at_s`` later than the write is the unit's confirmation);
 - ``heartbeat_echo`` is the last HEARTBEAT the unit took before the input registers
   were read: every heartbeat write acknowledged before ``telemetry_at_s`` shows in it
   (that value or a later one), and so does every heartbeat acknowledged ``P`` or
