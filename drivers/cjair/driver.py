@@ -2,7 +2,10 @@
 
 What each :meth:`read_status` reads is decided by :class:`~drivers.cjair.poller.
 StatusPoller`: the discrete inputs every time, the coils and input registers when
-older than ``telemetry_period_ms`` or when an input says they changed.
+``telemetry_period_ms`` old, when an input says they changed, and the coils after
+every OUTLET_OPEN write. Each status dates its three groups by when each table was
+read; the poller's docstring gives the bounds (input registers never older than
+``telemetry_period_ms`` when the poll begins).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from drivers.cjair.registers import (
     Coil,
     Discrete,
     Holding,
+    Range,
 )
 from drivers.url import MODBUS_RTU, MODBUS_TCP, UnitAddress, parse_url
 
@@ -145,11 +149,8 @@ class CjAirDriver:
             raise ConfigError(f"{self._bus.url}: the CJ-Air needs max_open_ms (MAX_OPEN_MS)")
         if protection.lease_ms is not None:
             raise ConfigError(f"{self._bus.url}: the CJ-Air has no lease (lease_ms must be None)")
-        try:
-            watchdog_ms = WATCHDOG_MS_RANGE.check(protection.watchdog_ms)
-            max_open_ms = MAX_OPEN_MS_RANGE.check(protection.max_open_ms)
-        except ValueError as exc:
-            raise ConfigError(f"{self._bus.url}: {exc}") from None
+        watchdog_ms = self._checked(WATCHDOG_MS_RANGE, protection.watchdog_ms)
+        max_open_ms = self._checked(MAX_OPEN_MS_RANGE, protection.max_open_ms)
         await self._bus.write_registers(
             Holding.WATCHDOG_MS, [watchdog_ms, max_open_ms], name="WATCHDOG_MS,MAX_OPEN_MS"
         )
@@ -174,17 +175,30 @@ class CjAirDriver:
         return read_back
 
     async def cap_open(self, max_open_ms: int) -> int:
-        """Write MAX_OPEN_MS (the unit's cap on one continuous opening) and read it back."""
-        try:
-            value = MAX_OPEN_MS_RANGE.check(max_open_ms)
-        except ValueError as exc:
-            raise ConfigError(f"{self._bus.url}: {exc}") from None
+        """Write MAX_OPEN_MS (the unit's cap on one continuous opening) and read it back.
+
+        ConfigError (nothing written) for a value that is no whole number in
+        500..60000; ConfigMismatch when the unit reads back anything else. The unit
+        applies the cap to every opening from then on, also to one already running.
+        """
+        value = self._checked(MAX_OPEN_MS_RANGE, max_open_ms)
         await self._bus.write_register(Holding.MAX_OPEN_MS, value, name="MAX_OPEN_MS")
         read = (await self._bus.read_holdings(HOLDING_BLOCK))[Holding.MAX_OPEN_MS]
         if read != value:
             raise self._refuse_to_arm(f"MAX_OPEN_MS wrote {value}, read back {read}")
         _log.info("open cap set", url=self._bus.url, max_open_ms=value)
         return read
+
+    def _checked(self, allowed: Range, value: object) -> int:
+        """``value`` if it is a whole number inside ``allowed``, else ConfigError."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(
+                f"{self._bus.url}: {allowed.name}={value!r} is not a whole number of ms"
+            )
+        try:
+            return allowed.check(value)
+        except ValueError as exc:
+            raise ConfigError(f"{self._bus.url}: {exc}") from None
 
     async def _confirm_closed(self) -> None:
         coils = await self._bus.read_coils(COIL_BLOCK)
@@ -239,14 +253,12 @@ class CjAirDriver:
         await self._write_outlet(False, Priority.URGENT)
 
     async def _write_outlet(self, open_: bool, priority: Priority) -> None:
-        acknowledged = False
         try:
             await self._bus.write_coil(
                 Coil.OUTLET_OPEN, open_, name="OUTLET_OPEN", priority=priority
             )
-            acknowledged = True
         finally:
-            self._poller.outlet_written(open_=open_, acknowledged=acknowledged)
+            self._poller.outlet_written()  # answered or not, the coil is read back next
 
     async def reset_faults(self) -> None:
         await self._bus.write_coil(Coil.FAULT_RESET, True, name="FAULT_RESET")

@@ -107,15 +107,23 @@ class UnitState:
 
     # ---- time -----------------------------------------------------------------------
     def advance(self, now_s: float) -> None:
-        """Integrate physics up to ``now_s`` (valve travel at its due time), then apply rules."""
+        """Integrate physics up to ``now_s`` and apply the rules after every step.
+
+        A step ends at the next moment a rule may act (watchdog lapse, opening cap,
+        valve travel, ...), so the unit acts at that moment of its own time however
+        late it is looked at: a cap reached 2 s before this call closed the outlet
+        2 s ago, and air stopped flowing then.
+        """
         while self.now_s < now_s:
             step_to = min(now_s, self.now_s + MAX_STEP_S)
-            if self.fb_due is not None and self.now_s < self.fb_due[0] < step_to:
-                step_to = self.fb_due[0]
+            due_s = self.next_deadline_s()
+            if due_s is not None and self.now_s < due_s < step_to:
+                step_to = due_s
             self.physics.step(step_to - self.now_s, self._inputs())
             self.now_s = step_to
             self._move_valve()
             self._track_ready()
+            self.evaluate()
         self.evaluate()
 
     def _inputs(self) -> Inputs:
@@ -149,29 +157,39 @@ class UnitState:
         """The next moment a rule may act by itself (watchdog, cap, valve travel, ...)."""
         deadlines: list[float] = []
         if not self.faults & (1 << FaultBit.WATCHDOG):
-            deadlines.append(self.last_heartbeat_s + self.reg(Holding.WATCHDOG_MS) / 1000)
+            deadlines.append(self._watchdog_due_s())
         if self.drive_open and not self.faults & (1 << FaultBit.OPEN_CAP):
-            deadlines.append(self.drive_since_s + self.reg(Holding.MAX_OPEN_MS) / 1000)
+            deadlines.append(self._cap_due_s())
         if self.fb_due is not None:
             deadlines.append(self.fb_due[0])
         if self.mismatch_since_s is not None and not self.faults & (1 << FaultBit.VALVE_MISMATCH):
             deadlines.append(self.mismatch_since_s + VALVE_MISMATCH_AFTER_S + _PAST_S)
         if self.unready_since_s is not None and not self.faults & (1 << FaultBit.COOLER):
-            deadlines.append(self.unready_since_s + COOLER_READY_WITHIN_S)
+            deadlines.append(self._cooler_due_s(self.unready_since_s))
         return min(deadlines) if deadlines else None
+
+    # The rules compare ``now`` with these very sums (not ``now - since`` with the
+    # span), so a step that ends at a deadline always sees it reached.
+    def _watchdog_due_s(self) -> float:
+        return self.last_heartbeat_s + self.reg(Holding.WATCHDOG_MS) / 1000
+
+    def _cap_due_s(self) -> float:
+        return self.drive_since_s + self.reg(Holding.MAX_OPEN_MS) / 1000
+
+    @staticmethod
+    def _cooler_due_s(unready_since_s: float) -> float:
+        return unready_since_s + COOLER_READY_WITHIN_S
 
     # ---- rules ----------------------------------------------------------------------
     def evaluate(self) -> None:
         now = self.now_s
-        if now - self.last_heartbeat_s >= self.reg(Holding.WATCHDOG_MS) / 1000:
+        if now >= self._watchdog_due_s():
             self.latch(FaultBit.WATCHDOG)
-        if self.drive_open and now - self.drive_since_s >= self.reg(Holding.MAX_OPEN_MS) / 1000:
+        if self.drive_open and now >= self._cap_due_s():
             self.latch(FaultBit.OPEN_CAP)
         if not self.temp_sensor_ok():
             self.latch(FaultBit.TEMP_SENSOR)
-        if self.unready_since_s is not None and (
-            now - self.unready_since_s >= COOLER_READY_WITHIN_S
-        ):
+        if self.unready_since_s is not None and now >= self._cooler_due_s(self.unready_since_s):
             self.latch(FaultBit.COOLER)
         if self.o2_dpct() < O2_LOW_BELOW_DPCT:
             self.latch(FaultBit.O2_LOW)

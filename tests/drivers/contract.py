@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from contract_kinds import TARGETS, UnitKind
 
-from cryoctl.errors import DeviceError, DeviceRefused
+from cryoctl.errors import ConfigError, DeviceError, DeviceRefused
 from cryoctl.port import DeviceEvent, DevicePort, EventKind, Status
 from cryoctl.registry import open_unit
 
@@ -123,6 +123,74 @@ async def test_status_fields_and_units(unit: Harness) -> None:
     assert status.faults == frozenset() and status.fault_bits == 0 and not status.faulted
     unit.sim.set_nozzle(None)
     assert (await unit.until("no nozzle", lambda s: s.nozzle is None)).nozzle is None
+
+
+async def test_each_status_dates_its_field_groups(unit: Harness) -> None:
+    """The fast group is read by the call itself; the valve read-back and the telemetry
+    are no older than the kind allows, and none of the three is from after the call."""
+    await unit.start()
+    lag_s = {"valve_at_s": unit.kind.valve_lag_s, "telemetry_at_s": unit.kind.telemetry_lag_s}
+    for i in range(60):  # about 1.5 s at the core's 50 Hz, heartbeats at 10 Hz
+        if i % 5 == 0:
+            await unit.port.heartbeat()
+        if i == 20:
+            await unit.port.open_valve()
+        if i == 40:
+            await unit.port.close_valve()
+        before_s = time.monotonic()
+        status = await unit.port.read_status()
+        after_s = time.monotonic()
+        assert before_s <= status.read_at_s <= after_s
+        for name, lag in lag_s.items():
+            at_s = getattr(status, name)
+            assert at_s <= after_s, (name, status)
+            assert status.read_at_s - at_s <= lag, (name, status.read_at_s - at_s)
+            if lag == 0.0:  # one answer holds every field
+                assert at_s == status.read_at_s, (name, status)
+        await asyncio.sleep(POLL_S)
+
+
+async def test_the_heartbeat_echo_follows_the_heartbeats(unit: Harness) -> None:
+    await unit.start()
+    taken = unit.kind.heartbeat_taken
+    if taken is None:
+        assert (await unit.port.read_status()).heartbeat_echo is None
+        return
+    echoes = []
+    for _ in range(5):
+        await unit.port.heartbeat()
+        written_s = time.monotonic()
+        value = taken(unit.handle)
+
+        def read_after(s: Status, after_s: float = written_s) -> bool:
+            return s.telemetry_at_s > after_s
+
+        status = await unit.until("input registers read after the heartbeat", read_after,
+                                  feed=False)
+        assert status.heartbeat_echo == value
+        echoes.append(value)
+    assert len(set(echoes)) == 5
+
+
+async def test_cap_open_sets_the_units_own_cap_or_is_refused(unit: Harness) -> None:
+    await unit.start()
+    if not unit.kind.caps_open:
+        with pytest.raises(ConfigError) as info:
+            await unit.port.cap_open(700)
+        assert unit.port_url in str(info.value)
+        return
+    assert await unit.port.cap_open(700) == 700
+    await unit.port.open_valve()
+    await unit.until("valve open", lambda s: s.valve_commanded)
+    status = await unit.until(
+        "the unit's own close at the cap", lambda s: "OPEN_CAP" in s.faults, within_s=0.7 + 2.0
+    )
+    assert status.fault_bits & unit.kind.fault_bits["OPEN_CAP"]
+    status = await unit.until("valve closed", lambda s: not s.valve_commanded)
+    opened, closed = unit.sim.state()["valve_history"][-2:]
+    assert (opened["open"], closed["open"], closed["why"]) == (True, False, "fault:OPEN_CAP")
+    # on the unit's own clock, at the cap (within its 50 ms tick)
+    assert closed["t_s"] - opened["t_s"] == pytest.approx(0.7, abs=0.05)
 
 
 async def test_trigger_is_seen_in_status_and_as_events(unit: Harness) -> None:

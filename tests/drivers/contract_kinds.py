@@ -17,6 +17,7 @@ ALL_OPTIONAL = frozenset(
     {
         "valve_feedback", "o2_pct", "outlet_temp_c", "tip_temp_c", "skin_temp_c",
         "pressure_kpa", "dewar_level_pct", "airflow_level", "cooler_ready", "hose_connected",
+        "heartbeat_echo",
     }
 )
 
@@ -46,6 +47,14 @@ class UnitKind:
     #: loaded machine's heartbeat gaps cannot trip, and when that expiry has passed
     expiry_protection: Protection
     expiry_s: float
+    #: how much older than the fast group (``read_at_s``) the telemetry and the valve
+    #: read-back of a status may be (0: one answer holds every field)
+    telemetry_lag_s: float = 0.0
+    valve_lag_s: float = 0.0
+    #: whether ``cap_open`` sets a cap of the unit's own (else: ConfigError)
+    caps_open: bool = False
+    #: the last heartbeat value the simulated unit took, where it echoes one
+    heartbeat_taken: Callable[[Any], int] | None = None
     #: faults whose cause only latches while the valve is open (ICD: "... while open")
     needs_open: frozenset[str] = frozenset()
     #: faults that take unit time to latch: name -> (unit seconds, settings that arm it)
@@ -88,7 +97,7 @@ CJ_AIR = UnitKind(
     short_watchdog=Protection(watchdog_ms=200, max_open_ms=500),
     present=frozenset(
         {"valve_feedback", "o2_pct", "outlet_temp_c", "skin_temp_c", "airflow_level",
-         "cooler_ready", "hose_connected"}
+         "cooler_ready", "hose_connected", "heartbeat_echo"}
     ),
     fault_bits={
         "WATCHDOG": 1 << 0, "OPEN_CAP": 1 << 1, "TEMP_SENSOR": 1 << 2, "COOLER": 1 << 3,
@@ -100,6 +109,11 @@ CJ_AIR = UnitKind(
     settings=DeviceSettings(airflow_level=4, outlet_temp_c=-40.0, cooler_on=True),
     expiry_protection=Protection(watchdog_ms=1000, max_open_ms=500),
     expiry_s=0.5,
+    # the driver's default telemetry_period_ms (200), and the coil read's grace (1.5x)
+    telemetry_lag_s=0.2,
+    valve_lag_s=0.3,
+    caps_open=True,
+    heartbeat_taken=lambda handle: int(handle.unit.state()["holding"]["HEARTBEAT"]),
     # HOSE_LOST: hose lost while the outlet was open; VALVE_MISMATCH: feedback differs
     # from the commanded state, so the command must change
     needs_open=frozenset({"HOSE_LOST", "VALVE_MISMATCH"}),

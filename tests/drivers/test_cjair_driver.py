@@ -82,6 +82,33 @@ async def test_read_back_mismatch_refuses_to_arm(driver: CjAirDriver, peer: Modb
     assert FC_COIL not in peer.functions()  # no FAULT_RESET after a mismatch
 
 
+async def test_cap_open_writes_max_open_ms_and_reads_it_back(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    await driver.connect()
+    peer.history.clear()
+    assert await driver.cap_open(12500) == 12500
+    assert peer.functions() == [FC_REGISTER, FC_HOLDING]
+    assert written(peer, FC_REGISTER) == [(4, struct.pack(">H", 12500))]
+    assert peer.holdings[4] == 12500
+
+
+async def test_cap_open_that_reads_back_otherwise_is_a_mismatch(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    """A unit that keeps its old cap (or another) must not be armed on the new one."""
+    await driver.connect()
+    await driver.configure(Protection(watchdog_ms=400, max_open_ms=15000))
+    peer.sticky_holdings = frozenset({4})
+    with pytest.raises(ConfigMismatch) as info:
+        await driver.cap_open(9500)
+    message = str(info.value)
+    assert peer.url in message and "MAX_OPEN_MS wrote 9500, read back 15000" in message
+    peer.holdings[4] = 0xFFFF  # a unit answering a value no host wrote
+    with pytest.raises(ConfigMismatch, match="MAX_OPEN_MS wrote 9500, read back 65535"):
+        await driver.cap_open(9500)
+
+
 async def test_outlet_open_at_start_up_refuses_to_arm(
     driver: CjAirDriver, peer: ModbusPeer
 ) -> None:
@@ -144,6 +171,50 @@ async def test_slow_tables_are_polled_less_often_than_inputs(peer: ModbusPeer) -
     # the coils at the first poll and at 50.10
     assert fcs.count(FC_INPUTS) == 1 and fcs.count(FC_COILS) == 2
     assert fcs[:2] == [FC_DISCRETES, FC_COILS]
+    await driver.aclose()
+
+
+def polls(peer: ModbusPeer) -> list[list[int]]:
+    """The function codes of each poll (each begins with its discrete-input read)."""
+    out: list[list[int]] = []
+    for fc in peer.functions():
+        if fc == FC_DISCRETES or not out:
+            out.append([])
+        out[-1].append(fc)
+    return out
+
+
+async def test_steady_polls_never_read_both_slow_tables_at_once(peer: ModbusPeer) -> None:
+    """At 19200 baud a tick has room for one slow table: the coil read waits a poll."""
+    clock = StepClock()
+    driver = CjAirDriver.from_url(peer.url, clock=clock, telemetry_period_ms=200)
+    await driver.connect()
+    await driver.read_status()
+    peer.history.clear()
+    for _ in range(100):  # 2 s at 50 Hz
+        clock.now_s += 0.020
+        status = await driver.read_status()
+        assert status.read_at_s - status.telemetry_at_s < 0.2  # never a tick late
+        assert status.read_at_s - status.valve_at_s < 0.3
+    seen = polls(peer)
+    assert not [p for p in seen if FC_COILS in p and FC_INPUTS in p]
+    assert 9 <= sum(FC_INPUTS in p for p in seen) <= 10
+    assert 9 <= sum(FC_COILS in p for p in seen) <= 10
+    await driver.aclose()
+
+
+async def test_after_a_long_gap_both_slow_tables_are_read(peer: ModbusPeer) -> None:
+    clock = StepClock()
+    driver = CjAirDriver.from_url(peer.url, clock=clock, telemetry_period_ms=200)
+    await driver.connect()
+    for _ in range(25):
+        clock.now_s += 0.020
+        await driver.read_status()
+    peer.history.clear()
+    clock.now_s += 1.0  # the loop stalled
+    status = await driver.read_status()
+    assert peer.functions() == [FC_DISCRETES, FC_COILS, FC_INPUTS]
+    assert status.valve_at_s == status.telemetry_at_s == status.read_at_s == clock.now_s
     await driver.aclose()
 
 

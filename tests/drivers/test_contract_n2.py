@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from cryoctl.errors import DeviceRefused, DeviceTimeout, DeviceUnavailable, ProtocolError
+from cryoctl.errors import (
+    ConfigError,
+    DeviceRefused,
+    DeviceTimeout,
+    DeviceUnavailable,
+    ProtocolError,
+)
 from cryoctl.port import (
     DeviceEvent,
     DeviceKind,
@@ -163,6 +169,28 @@ async def test_status_fields_and_units(armed: Bench) -> None:
     unit.set_nozzle(None)
     await armed.events.wait_for(EventKind.NOZZLE, None)
     assert (await armed.driver.read_status()).nozzle is None
+
+
+async def test_cap_open_is_refused_and_nothing_reaches_the_unit(armed: Bench) -> None:
+    """The N2 has no MAX_OPEN_MS: each OPEN's lease caps it, so the call is a mistake."""
+    frames_before = armed.unit.state()["counters"]["frames_in"]
+    with pytest.raises(ConfigError) as info:
+        await armed.driver.cap_open(20500)
+    assert armed.handle.url in str(info.value)
+    assert armed.unit.state()["counters"]["frames_in"] == frames_before
+    await armed.driver.open_valve()  # and the lease still does its work
+    await armed.events.wait_for(EventKind.LEASE_EXPIRED)
+
+
+async def test_status_times_are_all_the_stat_read_time(armed: Bench) -> None:
+    for _ in range(20):
+        before = time.monotonic()
+        status = await armed.driver.read_status()
+        assert before <= status.read_at_s <= time.monotonic()
+        assert status.valve_at_s == status.telemetry_at_s == status.read_at_s
+        assert status.heartbeat_echo is None
+        await armed.driver.heartbeat()
+        await asyncio.sleep(0.01)
 
 
 async def test_open_and_close(armed: Bench) -> None:

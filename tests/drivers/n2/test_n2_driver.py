@@ -415,6 +415,44 @@ async def test_a_late_answer_never_looks_fresh(peer: tuple[ScriptedPeer, str]) -
         await drv.aclose()
 
 
+@BOTH
+async def test_cap_open_is_refused_naming_the_url_and_sends_nothing(
+    driver: N2Driver, peer: tuple[ScriptedPeer, str]
+) -> None:
+    unit, url = peer
+    sent = list(unit.received)
+    for max_open_ms in (500, 20500, 60000):
+        with pytest.raises(ConfigError) as info:
+            await driver.cap_open(max_open_ms)
+        assert url in str(info.value) and "lease" in str(info.value)
+    assert unit.received == sent
+
+
+@BOTH
+async def test_every_field_group_is_dated_by_the_stat_answer(
+    peer: tuple[ScriptedPeer, str],
+) -> None:
+    """One STAT line holds every field: all three times are the time it was read."""
+    unit, url = peer
+    drv = N2Driver(parse_url(url), clock=time.monotonic, timeout_ms=60)
+    try:
+        await drv.connect()
+        unit.delay_s["STAT"] = 0.03
+        before = time.monotonic()
+        status = await drv.read_status()
+        after = time.monotonic()
+        assert before + 0.03 <= status.read_at_s <= after  # when the answer came
+        assert status.valve_at_s == status.telemetry_at_s == status.read_at_s
+        assert status.heartbeat_echo is None
+        unit.delay_s["STAT"] = 0.09  # late: the retry takes the first answer
+        started = time.monotonic()
+        status = await drv.read_status()
+        assert status.read_at_s <= started + 0.01  # dated by the first send
+        assert status.valve_at_s == status.telemetry_at_s == status.read_at_s
+    finally:
+        await drv.aclose()
+
+
 async def test_a_fragment_before_the_answer_does_not_spoil_it(
     driver: N2Driver, peer: tuple[ScriptedPeer, str]
 ) -> None:

@@ -146,6 +146,59 @@ def test_max_open_ms_caps_one_opening_and_latches_open_cap() -> None:
     assert not bench.coil_reads("OUTLET_OPEN")  # a reset never reopens
 
 
+@pytest.mark.parametrize("step_s", [0.013, 0.37, 5.0])
+def test_the_cap_closes_at_the_cap_however_coarsely_time_moves(step_s: float) -> None:
+    """The unit closes at MAX_OPEN_MS of its own time, not when it is next looked at."""
+    bench = Bench(watchdog_ms=5000)
+    bench.reg(Holding.MAX_OPEN_MS, 600)
+    bench.arm()
+    bench.open()
+    bench.run(3.0, dt_s=step_s)
+    opened, closed = bench.unit.state()["valve_history"][-2:]
+    assert (opened["open"], closed["open"], closed["why"]) == (True, False, "fault:OPEN_CAP")
+    assert closed["t_s"] - opened["t_s"] == pytest.approx(0.6, abs=1e-9)
+    assert bench.faults() == ["OPEN_CAP"]
+    assert bench.ir("OUTLET_OPEN_MS") == 0 and bench.ir("AIRFLOW_ACTUAL") == 0
+
+
+def test_max_open_ms_is_writable_between_openings() -> None:
+    bench = Bench(watchdog_ms=5000)
+    for cap_ms in (500, 1200, 800):
+        bench.reg(Holding.MAX_OPEN_MS, cap_ms)
+        bench.coil(Coil.FAULT_RESET)
+        assert bench.faults() == []
+        bench.open()
+        bench.run(cap_ms / 1000 + 0.5, dt_s=0.1, beat=True)
+        opened, closed = bench.unit.state()["valve_history"][-2:]
+        assert closed["why"] == "fault:OPEN_CAP"
+        assert closed["t_s"] - opened["t_s"] == pytest.approx(cap_ms / 1000, abs=1e-9)
+
+
+def test_a_shorter_opening_than_the_cap_is_not_capped() -> None:
+    bench = Bench(watchdog_ms=5000)
+    bench.reg(Holding.MAX_OPEN_MS, 600)
+    bench.arm()
+    for _ in range(3):  # the cap counts one continuous opening, not their sum
+        bench.open()
+        bench.run(0.5, dt_s=0.25, beat=True)
+        bench.coil(Coil.OUTLET_OPEN, False)
+        bench.run(0.1, beat=True)
+    assert bench.faults() == []
+    assert [h["why"] for h in bench.unit.state()["valve_history"]] == ["host"] * 6
+
+
+def test_the_watchdog_trips_at_its_lapse_however_coarsely_time_moves() -> None:
+    bench = Bench()
+    bench.reg(Holding.WATCHDOG_MS, 300)
+    bench.arm()
+    bench.open()
+    beat_s = bench.clock()
+    bench.run(2.0, dt_s=2.0)
+    closed = bench.unit.state()["valve_history"][-1]
+    assert closed["why"] == "fault:WATCHDOG"
+    assert closed["t_s"] - beat_s == pytest.approx(0.3, abs=1e-9)
+
+
 def test_estop_latches_until_released_and_reset_and_reset_never_opens() -> None:
     bench = Bench()
     bench.arm()
