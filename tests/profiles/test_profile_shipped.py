@@ -42,7 +42,8 @@ TABLE = {
                       (300, 48, 10, False)),
     "air-scalp": (AIR, COLD, "C30", (5, -30, 10, 8, 5), SCALP, (59, 120, 2, 30, 1),
                   (600, 48, 15, False)),
-    "air-laser-adjunct": (AIR, COLD, "R10", (3, -30, 20, 17, 12), ("area-first-half", "area-second-half"),
+    "air-laser-adjunct": (AIR, COLD, "R10", (3, -30, 20, 17, 12),
+                          ("area-first-half", "area-second-half"),
                           (50, 300, 6, 5, 1),
                           (900, None, None, False)),
 }
