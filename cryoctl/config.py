@@ -151,8 +151,9 @@ def _socket_mode(value: object) -> int:
         if isinstance(value, int) and _OCTAL_MODE.fullmatch(str(value)):
             raise _refuse(f"{value} is read as a decimal number; write the mode as "
                           f"0o{value:0>3} or \"0{value:0>3}\"")
-        shown = f"{mode:#o}" if mode >= 0 else str(mode)
-        raise _refuse(f"{shown} is outside 0o000..0o777 (a socket has no setuid, setgid "
+        if mode < 0:
+            raise _refuse(f"{mode} is not a file mode (0o000 to 0o777)")
+        raise _refuse(f"{mode:#o} is outside 0o000..0o777 (a socket has no setuid, setgid "
                       "or sticky bit)")
     if mode & 0o007:
         raise _refuse(f"{mode:#o} lets every user of the board reach the control socket; "

@@ -97,6 +97,21 @@ def test_the_socket_mode_as_an_octal_integer_or_a_string(written: str, mode: int
     assert config.control.socket_mode == mode
 
 
+@pytest.mark.parametrize(("written", "problem"), [
+    ("-1", "-1 is not a file mode (0o000 to 0o777)"),
+    ("true", "expected a file mode (0o660, or the string \"0660\"), got true"),
+    ("6.6", "expected a file mode (0o660, or the string \"0660\"), got the number 6.6"),
+    ('"0o660"', "the string '0o660' is not an octal file mode like \"0660\""),
+    ('"0668"', "the string '0668' is not an octal file mode like \"0660\""),
+    ('"0664"', "0o664 lets every user of the board reach the control socket; the last digit "
+               "must be 0"),
+])
+def test_a_socket_mode_that_is_refused(written: str, problem: str) -> None:
+    assert _problems(MINIMAL.decode() + f"[control]\nsocket_mode = {written}\n") == [
+        f"t.toml:5: control.socket_mode: {problem}"
+    ]
+
+
 def test_a_real_pin_hash_is_accepted_and_verifies() -> None:
     encoded = hash_pin("4815")
     config = _parse(MINIMAL.decode() + f'[auth]\nstaff_pin_hash = "{encoded}"\n')
