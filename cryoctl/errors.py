@@ -38,7 +38,15 @@ class ProfileError(CryoctlError, ValueError):
 
 
 class ConfigError(CryoctlError, ValueError):
-    """A configuration or command-line value is wrong."""
+    """A configuration or command-line value is wrong.
+
+    ``problems`` holds one line per problem; a problem of the config file names
+    the file, the line where known, the key path and the rule.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class AddressError(CryoctlError, ValueError):

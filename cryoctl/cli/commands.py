@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cryoctl.cli import probe, profile
+from cryoctl.cli import pin, probe, profile
 
 
 def register(group: click.Group) -> None:
-    for module in (profile, probe):
+    for module in (profile, probe, pin):
         group.add_command(module.command)

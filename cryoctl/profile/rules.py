@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from cryoctl import ceilings as c
 from cryoctl.port import DeviceKind
 from cryoctl.profile.models import CjAirDevice, N2Device, Profile, TreatmentKind, Zone
+from cryoctl.tomlfile import Problem
 
 __all__ = ["KINDS_BY_DEVICE", "Problem", "problems_of"]
 
@@ -23,15 +24,6 @@ KINDS_BY_DEVICE: dict[DeviceKind, tuple[TreatmentKind, ...]] = {
     DeviceKind.N2: (TreatmentKind.CRYOMASSAGE, TreatmentKind.LESION),
     DeviceKind.CJ_AIR: (TreatmentKind.COLD_AIR,),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True, slots=True)

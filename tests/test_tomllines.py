@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryoctl.profile.locate import line_of
+from cryoctl.tomllines import line_of
 
 TEXT = '''zones = []
 [profile]
@@ -47,3 +47,23 @@ def test_a_missing_key_points_at_its_table_and_an_unknown_table_at_nothing() -> 
     assert line_of(TEXT, "zones[5].name") is None
     assert line_of(TEXT, "zones") == 1
     assert line_of(TEXT, "") is None
+
+
+DOTTED = '''[unit]
+kind = "n2"
+
+[unit.extra]
+kind = "not the unit's"
+depth = 1
+
+[ "api" . "tls" ]
+cert = "x"
+'''
+
+
+def test_a_dotted_header_is_a_table_of_its_own() -> None:
+    """Keys under ``[unit.extra]`` are not the keys of ``[unit]``."""
+    assert line_of(DOTTED, "unit.kind") == 2
+    assert line_of(DOTTED, "unit.extra") == 4
+    assert line_of(DOTTED, "api.tls") == 8
+    assert line_of(DOTTED, "unit.depth") == 1
