@@ -43,7 +43,6 @@ from cryoctl.supervisor import SafetySupervisor
 from cryoctl.treatment import Treatment
 from cryoctl.virtual_rig import VirtualSleeper
 
-
 #: Rigs not yet closed (the core tests' conftest closes them after each test).
 OPEN_RIGS: list[Rig] = []
 
