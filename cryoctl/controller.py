@@ -528,6 +528,9 @@ class Controller:
     ) -> None:
         """Send what ``out`` asks; a lease is renewed only by a healthy cycle (``renew``)."""
         self._observe(out, status)
+        c = out.commands
+        if out.valve_open and not self._open_sent:
+            await self._follow_open_cap(c)  # a zone's cap is in force before it opens
         if not out.valve_open:
             now = self._clock()
             resend = self._close_pending and (
@@ -537,7 +540,6 @@ class Controller:
                 await self._send_close()
         elif not self._open_sent or (self._lease and renew):
             await self._send_open()
-        c = out.commands
         if c.airflow_level is not None and c.airflow_level != self._airflow_level:
             self._airflow_level = c.airflow_level
             await self._write(

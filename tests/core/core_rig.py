@@ -27,7 +27,6 @@ from cryoctl.profile import LoadedProfile, shipped_profiles
 from cryoctl.staff import (
     Acknowledge,
     Dismiss,
-    LoadProfile,
     NextSite,
     NextZone,
     Pause,
@@ -121,12 +120,12 @@ class Rig:
         self.loop.run_until_complete(self.sleeper.parked())
 
     def boot(self, loaded: LoadedProfile) -> None:
-        """Connect, self-test, start the loop, load the profile (as the daemon does)."""
+        """Connect, self-test, load the profile, then start the loop."""
         self.sleeper.allow(self.clock())
         self.loop.run_until_complete(self.controller.start())
+        self.loop.run_until_complete(self.controller.load_profile(loaded))
         self.task = self.loop.create_task(self.controller.run())
         self._settle()
-        self.act_command(LoadProfile(loaded))
 
     def run(self, dt_s: float) -> None:
         """Run ticks (and exact deadline wake-ups) for ``dt_s`` of virtual time."""

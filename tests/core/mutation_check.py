@@ -7,9 +7,10 @@
 
 Each mutation replaces one exact piece of source in a scratch copy of the tree
 (the working files, so uncommitted changes count) and runs
-``tests/core/test_safety_properties.py`` there without shrinking. "caught" means the
-suite failed; "SURVIVED" means no property noticed the broken guard. The whole
-list takes about ten minutes on two cores.
+``tests/core/test_safety_properties.py`` there without shrinking (with the shell's
+fault tests and the controller tests, which also prove the shell keeps spraying
+possible). "caught" means the suite failed; "SURVIVED" means no test noticed the
+broken guard. The whole list takes about fifteen minutes on two cores.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = "tests/core/test_safety_properties.py"
+SUITE = (
+    "tests/core/test_safety_properties.py",
+    "tests/core/test_shell_faults.py",
+    "tests/core/test_controller.py",
+)
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,16 @@ def _m(name: str, path: str, old: str, new: str) -> Mutation:
     return Mutation(name, path, old, new)
 
 
-_TS, _TR, _W, _SV = (
+_TS, _TR, _W, _SV, _C = (
     "cryoctl/treatment_state.py",
     "cryoctl/treatment.py",
     "cryoctl/watch.py",
     "cryoctl/supervisor.py",
+    "cryoctl/controller.py",
 )
+
+#: The e-stop's latch in Controller.request_estop (the mutation moves the close before it).
+_LATCH = "        now = self._clock()\n        out = self.core.run(now, lambda at: self.treatment."
 
 MUTATIONS = (
     # -- the treatment machine: what a new spray needs ------------------------------
@@ -103,8 +112,18 @@ MUTATIONS = (
        "and now - self._last_answer_s > rules.LOST_PERIODS * self.period_s",
        "and now - self._last_answer_s > 1000 * self.period_s"),
     _m("machine: e-stop reset goes to armed", "cryoctl/machine.py",
-       '_t("reset_estop", Phase.ESTOP, Phase.IDLE, "estop_latch_clear")',
+       '_t("reset_estop", Phase.ESTOP, Phase.SELFTEST, "estop_latch_clear")',
        '_t("reset_estop", Phase.ESTOP, Phase.ARMED, "estop_latch_clear")'),
+    _m("machine: e-stop reset skips the protection read-back", "cryoctl/machine.py",
+       '_t("reset_estop", Phase.ESTOP, Phase.SELFTEST, "estop_latch_clear")',
+       '_t("reset_estop", Phase.ESTOP, Phase.IDLE, "estop_latch_clear")'),
+    _m("machine: fault reset skips the protection read-back", "cryoctl/machine.py",
+       '_t("reset_fault", Phase.FAULT, Phase.SELFTEST, "fault_cleared")',
+       '_t("reset_fault", Phase.FAULT, Phase.IDLE, "fault_cleared")'),
+    _m("machine: per-field age (telemetry)", "cryoctl/rules.py",
+       "if telemetry_age_s > max(TELEMETRY_MAX_AGE_S, limit_s):", "if False:"),
+    _m("machine: open cap not confirmed for the zone", _TS,
+       "if cap_ms is not None and self.open_cap_confirmed_ms != cap_ms:", "if False:"),
     _m("machine: lost link recorded as completed", _TR,
        'self._end_session(now, Outcome.INTERRUPTED, "communication lost")',
        'self._end_session(now, Outcome.COMPLETED, "communication lost")'),
@@ -149,6 +168,33 @@ MUTATIONS = (
        "if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:", "if False:"),
     _m("supervisor: lost link halts", _SV,
        "if answer is not None and now - answer > _LOST_PERIODS * self._period_s:", "if False:"),
+    _m("supervisor: per-field age (telemetry)", _SV,
+       "if now - st.telemetry_at_s > max(_TELEMETRY_MAX_AGE_S, stale_s) + _EPS:", "if False:"),
+    _m("supervisor: no skin reading", _SV,
+       "if now - since > _SKIN_GAP_S + self._period_s:", "if False:"),
+    # -- the controller shell ------------------------------------------------------------
+    _m("shell: lease renewal while unhealthy", _C,
+       "elif not self._open_sent or (self._lease and renew):",
+       "elif not self._open_sent or self._lease:"),
+    _m("shell: the exact dwell deadline", _C,
+       "wake = next_tick if deadline is None else min(next_tick, deadline)", "wake = next_tick"),
+    _m("shell: the event-driven close", _C,
+       "            self._spawn(self._send_close())", "            pass"),
+    _m("shell: close retry until confirmed", _C,
+       "            if self._open_sent or resend:", "            if self._open_sent:"),
+    _m("shell: e-stop latch before I/O", _C, _LATCH, "        if not await self._send_close():\n"
+       "            return False\n" + _LATCH),
+    _m("shell: the uncommanded open alarm", _C,
+       "elif not self._open_sent and status.valve_commanded:", "elif False:"),
+    _m("shell: the zone's open cap written", _C,
+       "        if wanted is None or wanted == t.open_cap_confirmed_ms",
+       "        if True or wanted is None"),
+    _m("shell: read-back after a reset or reconnect", _C,
+       "        elif self.treatment.phase is SELFTEST:\n            await self._selftest_in_loop()",
+       "        elif self.treatment.phase is SELFTEST:\n            self.treatment.on_selftest("
+       "protection_ok=True, now=self._clock())"),
+    _m("shell: heartbeats only from a healthy cycle", _C,
+       "        if self._healthy and due:", "        if due:"),
 )
 
 def _scratch_copy() -> Path:
@@ -179,7 +225,7 @@ def _run(tree: Path, mutation: Mutation) -> str:
             CRYOCTL_HYPOTHESIS_PROFILE="mutation",  # no shrinking (tests/conftest.py)
         )
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", SUITE, "-x", "-q", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", *SUITE, "-x", "-q", "-p", "no:cacheprovider",
              "--timeout", "600"],
             cwd=tree, env=env, capture_output=True, text=True,
         )

@@ -172,7 +172,9 @@ class Oracle:
                 assert at - before <= 2 * period + EPS, "lease renewed by a late cycle"
 
     def _judge_cap(self) -> None:
-        if self.rig.treatment.caps.kind is not DeviceKind.CJ_AIR:
+        # The machine and the shell keep the cap; a rogue machine is held by the
+        # supervisor's own dwell limit instead.
+        if self.rig.treatment.caps.kind is not DeviceKind.CJ_AIR or not self.machine_only:
             return
         zone = self.profile.zones[self.site[0]]
         wanted = round((zone.max_dwell_s + CJAIR_OPEN_CAP_MARGIN_S) * 1000)
