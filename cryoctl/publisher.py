@@ -9,6 +9,7 @@ listener that raises is logged and kept: it never stops the loop.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import MappingProxyType
 
 import structlog
@@ -75,14 +76,7 @@ class Publisher:
         snap = self.snapshot(now, healthy=healthy, close_pending=close_pending, identity=identity)
         if not same_content(self.latest, snap):
             self._seq += 1
-            snap = take_snapshot(
-                self._t,
-                now=now,
-                seq=self._seq,
-                healthy=healthy,
-                close_pending=close_pending,
-                identity=identity,
-            )
+            snap = replace(snap, seq=self._seq)
             self.latest = snap
             self._send(snap)
 
