@@ -140,7 +140,8 @@ class Oracle:
 
     def _judge_history(self) -> None:
         """What the unit was told: protection read back before any open, the CJ-Air cap
-        at the zone's dwell, and lease renewals only from a cycle that read on time."""
+        at the zone's dwell, lease renewals and heartbeats only from a cycle that read
+        on time."""
         history = self.rig.unit.history
         period = self.rig.period_s
         while self.told_seen < len(history):
@@ -164,12 +165,13 @@ class Oracle:
                     assert self.verified, "opened with protection unverified since reset/reconnect"
                     self._judge_cap()
                 self.valve_commanded = bool(told.value)
-            elif what == "open" and self.valve_commanded:
-                # a lease renewal: right after a read that answered, with the loop on time
-                assert len(self.reads) >= 2, "lease renewed without a read"
+            elif (what == "open" and self.valve_commanded) or what == "heartbeat":
+                # a lease renewal or a heartbeat: right after a read that answered, with
+                # the loop on time (else the unit's own expiry must be left to act)
+                assert len(self.reads) >= 2, f"{what} without a read"
                 (before, _), (last, ok) = self.reads[-2], self.reads[-1]
-                assert ok and abs(last - at) <= EPS, "lease renewed without a fresh answer"
-                assert at - before <= 2 * period + EPS, "lease renewed by a late cycle"
+                assert ok and abs(last - at) <= EPS, f"{what} without a fresh answer"
+                assert at - before <= 2 * period + EPS, f"{what} from a late cycle"
 
     def _judge_cap(self) -> None:
         # The machine and the shell keep the cap; a rogue machine is held by the
