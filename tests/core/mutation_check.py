@@ -132,7 +132,7 @@ MUTATIONS = (
        "self._end_session(now, Outcome.STOPPED, source)"),
     # -- the safety supervisor -----------------------------------------------------------
     _m("supervisor: stale", _SV,
-       "if now - st.read_at_s > _STALE_PERIODS * self._period_s + _EPS:", "if False:"),
+       "if now - st.read_at_s > stale_s + _EPS:", "if False:"),
     _m("supervisor: oxygen", _SV, "if st.o2_pct is None or not st.o2_pct >= _O2_LOW_PCT:",
        "if False:"),
     _m("supervisor: nozzle", _SV, "if st.nozzle != ctx.nozzle:", "if False:"),
