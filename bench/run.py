@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
-from cryoctl.fake_unit import N2_CAPABILITIES
+from cryoctl.control.registry import open_unit
+from cryoctl.control.virtual_rig import virtual_controller
+from cryoctl.core.fake_unit import N2_CAPABILITIES
 from cryoctl.logging import configure as configure_logging
 from cryoctl.profile import parse_profile, shipped_profiles
-from cryoctl.registry import open_unit
-from cryoctl.virtual_rig import virtual_controller
 
 #: The daemon's loop rate, and the property suite's.
 PERIODS_S = (0.02, 0.1)

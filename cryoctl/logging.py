@@ -5,7 +5,7 @@ one handler, so every line on the stream has the same shape. A JSON line carries
 ``timestamp`` (ISO 8601, UTC), ``level``, ``logger`` and ``event``, then the
 event's own keys::
 
-    {"event": "unit ready", "level": "info", "logger": "cryoctl.controller",
+    {"event": "unit ready", "level": "info", "logger": "cryoctl.control.controller",
      "timestamp": "2025-01-01T12:00:00.000000Z", "kind": "n2"}
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from cryoctl.notify import MAX_STATUS_CHARS, Notifier
+from cryoctl.control.notify import MAX_STATUS_CHARS, Notifier
 
 
 def _listen(address: str | bytes) -> socket.socket:

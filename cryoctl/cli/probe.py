@@ -19,9 +19,9 @@ from typing import Any, Final
 import click
 
 from cryoctl import logging as cryo_logging
+from cryoctl.control.registry import open_unit
+from cryoctl.core.port import Capabilities, Identity, Status
 from cryoctl.errors import AddressError, DeviceError, DeviceTimeout
-from cryoctl.port import Capabilities, Identity, Status
-from cryoctl.registry import open_unit
 
 __all__ = ["EXIT_UNREACHABLE", "command", "probe_unit"]
 

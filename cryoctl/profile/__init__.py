@@ -3,7 +3,7 @@
 A profile is one TOML file (``[profile]``, ``[device]``, ``[session]``, ``[[zones]]``),
 identified by its name, version and the SHA-256 of its bytes. Loading never lets
 an exception other than :class:`~cryoctl.errors.ProfileError` escape, and building
-a :class:`Profile` that breaks a ceiling of :mod:`cryoctl.ceilings` fails (only
+a :class:`Profile` that breaks a ceiling of :mod:`cryoctl.profile.ceilings` fails (only
 pydantic's unchecked ``model_copy(update=...)`` skips the check).
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cryoctl.port import DeviceKind
+from cryoctl.profile.kinds import DeviceKind
 from cryoctl.tomlfile import Problem, describe_value, key_path
 from cryoctl.tomlfile import problems_from_validation as _problems
 

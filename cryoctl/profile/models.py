@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from cryoctl.port import DeviceKind
+from cryoctl.profile.kinds import DeviceKind
 
 __all__ = [
     "CjAirDevice",

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cryoctl import ceilings as c
-from cryoctl.port import DeviceKind
+from cryoctl.profile import ceilings as c
+from cryoctl.profile.kinds import DeviceKind
 from cryoctl.profile.models import CjAirDevice, N2Device, Profile, TreatmentKind, Zone
 from cryoctl.tomlfile import Problem
 

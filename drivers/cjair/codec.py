@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryoctl.core.port import Status
+from cryoctl.core.units import c10_to_c, c_to_c10, int16_from_u16, p10_to_pct, u16_from_int16
 from cryoctl.errors import ProtocolError
-from cryoctl.port import Status
-from cryoctl.units import c10_to_c, c_to_c10, int16_from_u16, p10_to_pct, u16_from_int16
 from drivers.cjair.registers import (
     AIRFLOW_ACTUAL_SCALE,
     AIRFLOW_LEVEL_RANGE,

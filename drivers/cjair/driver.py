@@ -15,8 +15,7 @@ from typing import Final
 
 import structlog
 
-from cryoctl.errors import ConfigError, ConfigMismatch, DeviceError
-from cryoctl.port import (
+from cryoctl.core.port import (
     Capabilities,
     DeviceEvent,
     DeviceKind,
@@ -28,6 +27,7 @@ from cryoctl.port import (
     Protection,
     Status,
 )
+from cryoctl.errors import ConfigError, ConfigMismatch, DeviceError
 from drivers.cjair.bus import ModbusBus
 from drivers.cjair.codec import (
     airflow_level_word,

@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from cryoctl.port import Status
+from cryoctl.core.port import Status
 from drivers.cjair.bus import ModbusBus
 from drivers.cjair.codec import Telemetry, build_status, decode_telemetry
 from drivers.cjair.registers import COIL_BLOCK, DISCRETE_BLOCK, INPUT_BLOCK, Discrete

@@ -20,13 +20,7 @@ from collections.abc import Callable
 
 import structlog
 
-from cryoctl.errors import (
-    AddressError,
-    ConfigError,
-    ConfigMismatch,
-    ProtocolError,
-)
-from cryoctl.port import (
+from cryoctl.core.port import (
     Capabilities,
     DeviceEvent,
     DeviceKind,
@@ -36,6 +30,12 @@ from cryoctl.port import (
     Identity,
     Protection,
     Status,
+)
+from cryoctl.errors import (
+    AddressError,
+    ConfigError,
+    ConfigMismatch,
+    ProtocolError,
 )
 from drivers.n2 import icd
 from drivers.n2.codec import EventFrame

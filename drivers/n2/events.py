@@ -1,11 +1,11 @@
-"""N2 ``EV`` lines as the port's :class:`~cryoctl.port.DeviceEvent`."""
+"""N2 ``EV`` lines as the port's :class:`~cryoctl.core.port.DeviceEvent`."""
 
 from __future__ import annotations
 
 import structlog
 
+from cryoctl.core.port import DeviceEvent, EventKind
 from cryoctl.errors import ProtocolError
-from cryoctl.port import DeviceEvent, EventKind
 from drivers.n2.codec import EventFrame
 from drivers.n2.icd import EV_ESTOP, EV_FAULT, EV_LEASE, EV_NOZZLE, EV_TRIG
 from drivers.n2.replies import parse_event

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from cryoctl.core.port import DeviceEvent, EventKind
 from cryoctl.errors import DeviceError, DeviceUnavailable
-from cryoctl.port import DeviceEvent, EventKind
 from drivers.n2 import icd
 from drivers.n2.codec import OkReply
 from drivers.n2.link import EventHandler, N2Link

@@ -1,9 +1,9 @@
-"""An N2 ``STAT`` answer as the port's :class:`~cryoctl.port.Status`."""
+"""An N2 ``STAT`` answer as the port's :class:`~cryoctl.core.port.Status`."""
 
 from __future__ import annotations
 
-from cryoctl.port import Status
-from cryoctl.units import c10_to_c, p10_to_pct
+from cryoctl.core.port import Status
+from cryoctl.core.units import c10_to_c, p10_to_pct
 from drivers.n2.icd import WATCHDOG_BIT, fault_names
 from drivers.n2.replies import StatReply
 

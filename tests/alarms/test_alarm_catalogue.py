@@ -2,7 +2,7 @@
 
 import pytest
 
-from cryoctl.alarms import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
+from cryoctl.core.alarms import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
 
 C = AlarmCode
 

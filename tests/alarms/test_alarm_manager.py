@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from cryoctl.alarms import CATALOGUE as CAT
-from cryoctl.alarms import (
+from cryoctl.core.alarms import CATALOGUE as CAT
+from cryoctl.core.alarms import (
     AlarmCode,
     AlarmManager,
     AlarmSnapshot,

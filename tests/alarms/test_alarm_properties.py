@@ -19,7 +19,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from cryoctl.alarms import CATALOGUE, AlarmCode, AlarmManager, AlarmSnapshot
+from cryoctl.core.alarms import CATALOGUE, AlarmCode, AlarmManager, AlarmSnapshot
 
 PAUSE_S = 120.0
 # A few codes, so that the same alarm is raised, cleared and acknowledged often:

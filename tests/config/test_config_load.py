@@ -18,10 +18,10 @@ from cryoctl.config import (
     load_config,
     parse_config,
 )
+from cryoctl.core.port import DeviceKind
 from cryoctl.errors import ConfigError
 from cryoctl.logging import LogFormat
 from cryoctl.pins import hash_pin, verify_pin
-from cryoctl.port import DeviceKind
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "systemd" / "cryoctl.example.toml"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from core_rig import OPEN_RIGS, Rig, make_rig
 
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES
+from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The real controller on a fake unit in virtual time, stepped from synchronous tests.
 
-The rig runs :class:`~cryoctl.controller.Controller`'s own loop as a task on an
-event loop of its own, with a :class:`~cryoctl.virtual_rig.VirtualSleeper` that
+The rig runs :class:`~cryoctl.control.controller.Controller`'s own loop as a task on an
+event loop of its own, with a :class:`~cryoctl.control.virtual_rig.VirtualSleeper` that
 moves the virtual clock only as far as the test allows: ``run(dt)`` lets the loop
 tick (and wake at its exact deadlines) for ``dt`` of virtual time, ``stall(dt)``
 moves time with the loop held, then lets it run late. Staff requests go through
@@ -16,15 +16,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.controller import Controller
-from cryoctl.cycle import ControlCore, Output
-from cryoctl.errors import MachineRefused
-from cryoctl.fake_unit import FakeUnit, VirtualClock
-from cryoctl.machine import Phase
-from cryoctl.port import Capabilities, Status
-from cryoctl.profile import LoadedProfile, shipped_profiles
-from cryoctl.staff import (
+from cryoctl.control.controller import Controller
+from cryoctl.control.virtual_rig import VirtualSleeper
+from cryoctl.core.alarms import AlarmCode, AlarmManager
+from cryoctl.core.cycle import ControlCore, Output
+from cryoctl.core.fake_unit import FakeUnit, VirtualClock
+from cryoctl.core.machine import Phase
+from cryoctl.core.port import Capabilities, Status
+from cryoctl.core.staff import (
     Acknowledge,
     Dismiss,
     NextSite,
@@ -38,9 +37,10 @@ from cryoctl.staff import (
     StartSession,
     Stop,
 )
-from cryoctl.supervisor import SafetySupervisor
-from cryoctl.treatment import Treatment
-from cryoctl.virtual_rig import VirtualSleeper
+from cryoctl.core.supervisor import SafetySupervisor
+from cryoctl.core.treatment import Treatment
+from cryoctl.errors import MachineRefused
+from cryoctl.profile import LoadedProfile, shipped_profiles
 
 #: Rigs not yet closed (the core tests' conftest closes them after each test).
 OPEN_RIGS: list[Rig] = []

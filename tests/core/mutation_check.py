@@ -46,11 +46,11 @@ def _m(name: str, path: str, old: str, new: str) -> Mutation:
 
 
 _TS, _TR, _W, _SV, _C = (
-    "cryoctl/treatment_state.py",
-    "cryoctl/treatment.py",
-    "cryoctl/watch.py",
-    "cryoctl/supervisor.py",
-    "cryoctl/controller.py",
+    "cryoctl/core/treatment_state.py",
+    "cryoctl/core/treatment.py",
+    "cryoctl/core/watch.py",
+    "cryoctl/core/supervisor.py",
+    "cryoctl/control/controller.py",
 )
 
 #: The e-stop's latch in Controller.request_estop (the mutation moves the close before it).
@@ -77,7 +77,7 @@ MUTATIONS = (
        'found.append("skin too cold in this zone" if s.zone in s.skin_locked_zones else None)',
        "found.append(None)"),
     # -- the treatment machine: rests, passes, dwell ---------------------------------
-    _m("machine: rest time never set", "cryoctl/session.py",
+    _m("machine: rest time never set", "cryoctl/core/session.py",
        "self.rest_until_s = now + self.zone_limits.rest_s", "self.rest_until_s = now"),
     _m("machine: rest over at once", _TS,
        "return self.session is not None and self._now >= self.session.rest_until_s",
@@ -102,7 +102,7 @@ MUTATIONS = (
     _m("machine: unit e-stop latch", _W,
        "if st.estop_latched and core.phase is not ESTOP:", "if False:"),
     _m("machine: unit fault bits", _W, "        if st.faulted:\n", "        if False:\n"),
-    _m("machine: the plausibility test itself", "cryoctl/rules.py",
+    _m("machine: the plausibility test itself", "cryoctl/core/rules.py",
        "if value is not None and not low <= value <= high:", "if False:"),
     _m("machine: stuck valve is a host e-stop", _W,
        'self._core.host_estop = self._core.host_estop or "valve stuck open"', "pass"),
@@ -111,16 +111,16 @@ MUTATIONS = (
     _m("machine: link-loss detection", _TR,
        "and now - self._last_answer_s > rules.LOST_PERIODS * self.period_s",
        "and now - self._last_answer_s > 1000 * self.period_s"),
-    _m("machine: e-stop reset goes to armed", "cryoctl/machine.py",
+    _m("machine: e-stop reset goes to armed", "cryoctl/core/machine.py",
        '_t("reset_estop", Phase.ESTOP, Phase.SELFTEST, "estop_latch_clear")',
        '_t("reset_estop", Phase.ESTOP, Phase.ARMED, "estop_latch_clear")'),
-    _m("machine: e-stop reset skips the protection read-back", "cryoctl/machine.py",
+    _m("machine: e-stop reset skips the protection read-back", "cryoctl/core/machine.py",
        '_t("reset_estop", Phase.ESTOP, Phase.SELFTEST, "estop_latch_clear")',
        '_t("reset_estop", Phase.ESTOP, Phase.IDLE, "estop_latch_clear")'),
-    _m("machine: fault reset skips the protection read-back", "cryoctl/machine.py",
+    _m("machine: fault reset skips the protection read-back", "cryoctl/core/machine.py",
        '_t("reset_fault", Phase.FAULT, Phase.SELFTEST, "fault_cleared")',
        '_t("reset_fault", Phase.FAULT, Phase.IDLE, "fault_cleared")'),
-    _m("machine: per-field age (telemetry)", "cryoctl/rules.py",
+    _m("machine: per-field age (telemetry)", "cryoctl/core/rules.py",
        "if telemetry_age_s > max(TELEMETRY_MAX_AGE_S, limit_s):", "if False:"),
     _m("machine: open cap not confirmed for the zone", _TS,
        "if cap_ms is not None and self.open_cap_confirmed_ms != cap_ms:", "if False:"),

@@ -13,12 +13,12 @@ import math
 
 from core_rig import Rig, Step
 
-from cryoctl.alarms import AlarmCode
-from cryoctl.ceilings import CJAIR_OPEN_CAP_MARGIN_S
-from cryoctl.machine import Phase
-from cryoctl.port import DeviceKind
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.machine import Phase
+from cryoctl.core.port import DeviceKind
+from cryoctl.core.session import Outcome
 from cryoctl.profile import CjAirDevice, LoadedProfile, N2Device
-from cryoctl.session import Outcome
+from cryoctl.profile.ceilings import CJAIR_OPEN_CAP_MARGIN_S
 
 EPS = 1e-6
 O2_LOW_PCT = 19.5

@@ -10,14 +10,14 @@ from dataclasses import replace
 import pytest
 from core_rig import shipped
 
-from cryoctl.alarms import AlarmCode
-from cryoctl.controller import Controller, default_protection
+from cryoctl.control.controller import Controller, default_protection
+from cryoctl.control.virtual_rig import virtual_controller
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
+from cryoctl.core.machine import Phase
+from cryoctl.core.port import Capabilities, DeviceSettings
+from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import ConfigMismatch
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
-from cryoctl.machine import Phase
-from cryoctl.port import Capabilities, DeviceSettings
-from cryoctl.treatment import Commands, Treatment
-from cryoctl.virtual_rig import virtual_controller
 
 PERIOD_S = 0.02
 

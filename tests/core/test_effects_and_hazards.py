@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from core_rig import Rig, make_rig, shipped
 
-from cryoctl.alarms import AlarmCode
-from cryoctl.fake_unit import N2_CAPABILITIES
-from cryoctl.machine import Phase
-from cryoctl.session import Outcome
-from cryoctl.units import ln2_flow_g_s
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.fake_unit import N2_CAPABILITIES
+from cryoctl.core.machine import Phase
+from cryoctl.core.session import Outcome
+from cryoctl.core.units import ln2_flow_g_s
 
 
 def spraying(rig: Rig, profile: str) -> Rig:

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
+from cryoctl.core.port import DevicePort, EventKind, Status
+from cryoctl.core.supervisor import SafetySupervisor, SupervisorContext
 from cryoctl.errors import DeviceRefused, DeviceTimeout
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
-from cryoctl.port import DevicePort, EventKind, Status
-from cryoctl.supervisor import SafetySupervisor, SupervisorContext
 
 
 def test_fake_unit_is_a_device_port() -> None:

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from cryoctl.core.machine import TRANSITIONS, Phase, TreatmentMachine, mermaid_diagram
 from cryoctl.errors import MachineRefused
-from cryoctl.machine import TRANSITIONS, Phase, TreatmentMachine, mermaid_diagram
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "state-machine.md"
 
 HEADER = """\
 # The treatment state machine
 
-Generated from `cryoctl/machine.py` (`TRANSITIONS`) by
+Generated from `cryoctl/core/machine.py` (`TRANSITIONS`) by
 `python tests/core/test_machine_table.py`; `tests/core/test_machine_table.py`
 fails when this file is stale. Guards are in brackets; each is a named question
-the treatment core answers (`cryoctl/treatment_state.py`, from the rules in
-`cryoctl/rules.py`). `estop` and `fault` latch: their resets lead to `idle`, never
+the treatment core answers (`cryoctl/core/treatment_state.py`, from the rules in
+`cryoctl/core/rules.py`). `estop` and `fault` latch: their resets lead to `idle`, never
 back to treating. The valve closes before any transition that leaves
-`treating_spraying`, and the safety supervisor (`cryoctl/supervisor.py`) closes it
+`treating_spraying`, and the safety supervisor (`cryoctl/core/supervisor.py`) closes it
 whatever state this machine is in.
 
 """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core_rig import make_rig, shipped
 
-from cryoctl.fake_unit import N2_CAPABILITIES
-from cryoctl.snapshot import ControlEvent, Snapshot
+from cryoctl.core.fake_unit import N2_CAPABILITIES
+from cryoctl.core.snapshot import ControlEvent, Snapshot
 
 PERIOD_S = 0.02
 

@@ -13,7 +13,7 @@ Four kinds of core drive the same rules, each on an N2 and a CJ-Air unit:
   supervisor at the very edge of each budget (a zone spent to the microsecond),
   where only the supervisor's checks for a new open stand in the way.
 
-Every one of them runs inside the real :class:`~cryoctl.controller.Controller` (the
+Every one of them runs inside the real :class:`~cryoctl.control.controller.Controller` (the
 rig steps its own loop in virtual time), and the fake unit fails calls on command:
 closes, opens, reads, heartbeats and configures time out or are refused, a close is
 acknowledged and not carried out, the unit reports the valve open after a close, the
@@ -45,16 +45,16 @@ from hypothesis.stateful import (
 )
 from safety_oracle import Oracle
 
-from cryoctl.alarms import AlarmCode
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
+from cryoctl.core.machine import SESSION_PHASES, Phase
+from cryoctl.core.port import Capabilities
+from cryoctl.core.session import Outcome
+from cryoctl.core.staff import LoadProfile
+from cryoctl.core.supervisor import SupervisorContext
+from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import MachineRefused
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, FakeUnit, VirtualClock
-from cryoctl.machine import SESSION_PHASES, Phase
-from cryoctl.port import Capabilities
 from cryoctl.profile import LoadedProfile, Zone
-from cryoctl.session import Outcome
-from cryoctl.staff import LoadProfile
-from cryoctl.supervisor import SupervisorContext
-from cryoctl.treatment import Commands, Treatment
 
 PERIOD_S = 0.1
 #: N2 lease in the rig: longer than two periods, so a renewal from a late cycle would show.

@@ -7,11 +7,11 @@ import time
 import pytest
 from core_rig import Rig, make_rig, shipped
 
-from cryoctl.alarms import AlarmCode
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.fake_unit import N2_CAPABILITIES
+from cryoctl.core.machine import Phase
+from cryoctl.core.session import Outcome
 from cryoctl.errors import MachineRefused
-from cryoctl.fake_unit import N2_CAPABILITIES
-from cryoctl.machine import Phase
-from cryoctl.session import Outcome
 
 
 def test_dwell_cutoff_closes_at_the_exact_deadline(n2_rig: Rig) -> None:

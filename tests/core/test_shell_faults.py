@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 from core_rig import Rig, make_rig, shipped
 
-from cryoctl.alarms import AlarmCode
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, OPEN_CAP_BIT
+from cryoctl.core.machine import Phase
 from cryoctl.errors import MachineRefused
-from cryoctl.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, OPEN_CAP_BIT
-from cryoctl.machine import Phase
 
 PERIOD_S = 0.02
 UNITS = [

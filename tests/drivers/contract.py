@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from contract_kinds import TARGETS, UnitKind
 
+from cryoctl.control.registry import open_unit
+from cryoctl.core.port import DeviceEvent, DevicePort, EventKind, Status
 from cryoctl.errors import ConfigError, DeviceError, DeviceRefused
-from cryoctl.port import DeviceEvent, DevicePort, EventKind, Status
-from cryoctl.registry import open_unit
 
 #: how long the contract waits for the unit to show a change it was asked for
 SETTLE_S = 2.0

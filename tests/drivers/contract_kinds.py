@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryoctl.port import DeviceKind, DevicePort, DeviceSettings, Expiry, Protection
+from cryoctl.core.port import DeviceKind, DevicePort, DeviceSettings, Expiry, Protection
 
 ALL_OPTIONAL = frozenset(
     {

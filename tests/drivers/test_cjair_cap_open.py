@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from cryoctl.core.port import Protection, Status
 from cryoctl.errors import ConfigError
-from cryoctl.port import Protection, Status
 from drivers.cjair.driver import CjAirDriver
 from simulator.cjair.fixtures import CjAirHandle
 from simulator.cjair.server import TICK_S

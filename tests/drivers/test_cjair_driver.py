@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from modbus_peer import ModbusPeer
 
+from cryoctl.core.port import DeviceEvent, DevicePort, DeviceSettings, EventKind, Protection
 from cryoctl.errors import AddressError, ConfigError, ConfigMismatch, DeviceTimeout
-from cryoctl.port import DeviceEvent, DevicePort, DeviceSettings, EventKind, Protection
 from drivers.cjair.driver import CjAirDriver
 
 FC_COILS, FC_DISCRETES, FC_HOLDING, FC_INPUTS = 1, 2, 3, 4

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cryoctl.port import Protection, Status
+from cryoctl.core.port import Protection, Status
 from drivers.cjair.driver import CjAirDriver
 from simulator.cjair.fixtures import CjAirHandle
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modbus_peer import ModbusPeer
 
+from cryoctl.core.port import Status
 from cryoctl.errors import DeviceError
-from cryoctl.port import Status
 from drivers.cjair.driver import CjAirDriver
 
 TIMEOUT_MS = 40

@@ -17,14 +17,7 @@ from typing import Any
 
 import pytest
 
-from cryoctl.errors import (
-    ConfigError,
-    DeviceRefused,
-    DeviceTimeout,
-    DeviceUnavailable,
-    ProtocolError,
-)
-from cryoctl.port import (
+from cryoctl.core.port import (
     DeviceEvent,
     DeviceKind,
     DevicePort,
@@ -33,6 +26,13 @@ from cryoctl.port import (
     Expiry,
     Protection,
     Status,
+)
+from cryoctl.errors import (
+    ConfigError,
+    DeviceRefused,
+    DeviceTimeout,
+    DeviceUnavailable,
+    ProtocolError,
 )
 from drivers.n2.driver import N2Driver
 from drivers.url import parse_url

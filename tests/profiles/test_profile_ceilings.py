@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from profile_builders import base, set_path, to_toml
 from pydantic import ValidationError
 
-from cryoctl import ceilings as c
 from cryoctl.errors import ProfileError
 from cryoctl.profile import Profile, parse_profile
+from cryoctl.profile import ceilings as c
 
 
 @dataclass(frozen=True)

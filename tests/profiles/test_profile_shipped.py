@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from cryoctl import ceilings as c
-from cryoctl.port import DeviceKind
+from cryoctl.core.port import DeviceKind
 from cryoctl.profile import (
     CjAirDevice,
     LoadedProfile,
@@ -16,6 +15,7 @@ from cryoctl.profile import (
     TreatmentKind,
     shipped_profiles,
 )
+from cryoctl.profile import ceilings as c
 
 #: LN2 flow at 50 kPa per nozzle, g/s (N2 ICD rev C, "Nozzles").
 FLOW_G_S_AT_50KPA = {"A": 0.80, "B": 0.55, "C": 0.25, "D": 0.14, "M": 1.00, "P": 0.30}

@@ -14,6 +14,15 @@ import pytest
 from n2_scripted_peer import DEFAULT_STAT, ScriptedPeer
 from structlog.testing import capture_logs
 
+from cryoctl.core.port import (
+    DeviceEvent,
+    DeviceKind,
+    DevicePort,
+    DeviceSettings,
+    EventKind,
+    Expiry,
+    Protection,
+)
 from cryoctl.errors import (
     AddressError,
     ConfigError,
@@ -22,15 +31,6 @@ from cryoctl.errors import (
     DeviceTimeout,
     DeviceUnavailable,
     ProtocolError,
-)
-from cryoctl.port import (
-    DeviceEvent,
-    DeviceKind,
-    DevicePort,
-    DeviceSettings,
-    EventKind,
-    Expiry,
-    Protection,
 )
 from drivers.n2.driver import N2Driver
 from drivers.url import parse_url

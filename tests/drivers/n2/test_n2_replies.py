@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cryoctl.core.port import EventKind
 from cryoctl.errors import ProtocolError
-from cryoctl.port import EventKind
 from drivers.n2.codec import EventFrame, OkReply, decode_line
 from drivers.n2.events import device_event
 from drivers.n2.icd import fault_names

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import operator
 
-from cryoctl import ceilings
-from cryoctl.port import Capabilities, DeviceKind, Expiry, Status
-from cryoctl.profile import CjAirDevice, N2Device, Profile
-from cryoctl.units import O2_FAULT_PCT, O2_LOW_PCT, ln2_flow_g_s
+from cryoctl.core.port import Capabilities, DeviceKind, Expiry, Status
+from cryoctl.core.units import O2_FAULT_PCT, O2_LOW_PCT, ln2_flow_g_s
+from cryoctl.profile import CjAirDevice, N2Device, Profile, ceilings
 
 __all__ = [
     "BUDGET_EPS_S",
@@ -97,7 +96,7 @@ def cryogen_flow_g_s(profile: Profile, caps: Capabilities) -> float:
 
 
 def fresh(status: Status | None, now: float, period_s: float) -> str | None:
-    """Each group of fields judged by its own age (see :mod:`cryoctl.port`)."""
+    """Each group of fields judged by its own age (see :mod:`cryoctl.core.port`)."""
     if status is None:
         return "no data from the unit"
     limit_s = STALE_PERIODS * period_s

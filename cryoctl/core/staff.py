@@ -3,7 +3,7 @@
 The daemon's control socket, the CLI and the tests all speak these. The loop
 applies them between cycles, one at a time, and answers each with a
 :class:`Reply`; an e-stop never waits in this queue (see
-:meth:`cryoctl.controller.Controller.request_estop`).
+:meth:`cryoctl.control.controller.Controller.request_estop`).
 """
 
 from __future__ import annotations

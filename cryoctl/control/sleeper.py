@@ -3,7 +3,7 @@
 :class:`RealtimeSleeper` waits on the event loop's own timer (absolute deadlines
 hold 50 Hz without drift, see NOTES). A staff command or a unit event calls
 :meth:`~Sleeper.wake`, so the loop acts at once instead of at the next tick.
-Tests and benchmarks use :class:`cryoctl.virtual_rig.VirtualSleeper`, whose
+Tests and benchmarks use :class:`cryoctl.control.virtual_rig.VirtualSleeper`, whose
 time moves only when the loop waits.
 """
 

@@ -3,7 +3,7 @@
 Kept per site of a zone (a zone with ``repeat = 3`` has sites 0, 1 and 2), per
 zone and for the session. Grams come from the nozzle table of the unit's ICD at
 the profile's set pressure: ``flow(50 kPa) x sqrt(p / 50) x seconds`` (see
-:func:`cryoctl.units.ln2_flow_g_s`). Cold-air units use no cryogen: grams stay 0.
+:func:`cryoctl.core.units.ln2_flow_g_s`). Cold-air units use no cryogen: grams stay 0.
 """
 
 from __future__ import annotations

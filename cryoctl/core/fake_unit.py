@@ -27,14 +27,7 @@ from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from typing import NamedTuple
 
-from cryoctl.errors import (
-    ConfigError,
-    ConfigMismatch,
-    DeviceRefused,
-    DeviceTimeout,
-    DeviceUnavailable,
-)
-from cryoctl.port import (
+from cryoctl.core.port import (
     Capabilities,
     DeviceEvent,
     DeviceKind,
@@ -45,6 +38,13 @@ from cryoctl.port import (
     Identity,
     Protection,
     Status,
+)
+from cryoctl.errors import (
+    ConfigError,
+    ConfigMismatch,
+    DeviceRefused,
+    DeviceTimeout,
+    DeviceUnavailable,
 )
 
 __all__ = [
@@ -182,7 +182,7 @@ class _Valve:
 
 @dataclass
 class FakeUnit:
-    """A :class:`~cryoctl.port.DevicePort` that lives in memory."""
+    """A :class:`~cryoctl.core.port.DevicePort` that lives in memory."""
 
     capabilities: Capabilities
     clock: Callable[[], float]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from cryoctl.alarms import AlarmCode
-from cryoctl.port import DeviceEvent, EventKind, Status
-from cryoctl.supervisor import SafetySupervisor, Verdict
-from cryoctl.treatment import Commands, Treatment
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.port import DeviceEvent, EventKind, Status
+from cryoctl.core.supervisor import SafetySupervisor, Verdict
+from cryoctl.core.treatment import Commands, Treatment
 
 __all__ = ["ControlCore", "Output"]
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import math
 
-from cryoctl.alarms import AlarmManager
-from cryoctl.controller import Controller, Observer
-from cryoctl.fake_unit import FakeUnit, VirtualClock
-from cryoctl.port import Capabilities
-from cryoctl.supervisor import SafetySupervisor
-from cryoctl.treatment import Treatment
+from cryoctl.control.controller import Controller, Observer
+from cryoctl.core.alarms import AlarmManager
+from cryoctl.core.fake_unit import FakeUnit, VirtualClock
+from cryoctl.core.port import Capabilities
+from cryoctl.core.supervisor import SafetySupervisor
+from cryoctl.core.treatment import Treatment
 
 __all__ = ["VirtualSleeper", "virtual_controller"]
 

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from cryoctl.port import DeviceEvent, EventKind, Status
+from cryoctl.core.port import DeviceEvent, EventKind, Status
 
 __all__ = ["SafetySupervisor", "SupervisorContext", "Verdict"]
 

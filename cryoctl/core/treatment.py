@@ -2,20 +2,19 @@
 
 Pure: no I/O and no clock. Every entry point takes ``now`` (monotonic seconds)
 and returns :class:`Commands`, what the unit should be told. The asyncio shell
-(:mod:`cryoctl.controller`) feeds it statuses, read errors and unit events, and
+(:mod:`cryoctl.control.controller`) feeds it statuses, read errors and unit events, and
 sleeps to ``Commands.next_deadline_s`` so a dwell cut-off closes at its exact
 deadline, not at the next tick. Status-driven watches (hazards, skin, effect
-checks) live in :mod:`cryoctl.watch`.
+checks) live in :mod:`cryoctl.core.watch`.
 """
 
 from __future__ import annotations
 
-from cryoctl import rules
-from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.commands import Commands, settings_for
-from cryoctl.errors import MachineRefused
-from cryoctl.ledger import DoseLedger
-from cryoctl.machine import (
+from cryoctl.core import rules
+from cryoctl.core.alarms import AlarmCode, AlarmManager
+from cryoctl.core.commands import Commands, settings_for
+from cryoctl.core.ledger import DoseLedger
+from cryoctl.core.machine import (
     ARMED,
     DISCONNECTED,
     ESTOP,
@@ -25,11 +24,12 @@ from cryoctl.machine import (
     SPRAYING,
     STARTING,
 )
-from cryoctl.port import Capabilities, DeviceEvent, EventKind, Status
+from cryoctl.core.port import Capabilities, DeviceEvent, EventKind, Status
+from cryoctl.core.session import Outcome, Session
+from cryoctl.core.treatment_state import TreatmentState
+from cryoctl.core.watch import StatusWatch
+from cryoctl.errors import MachineRefused
 from cryoctl.profile import CjAirDevice, LoadedProfile
-from cryoctl.session import Outcome, Session
-from cryoctl.treatment_state import TreatmentState
-from cryoctl.watch import StatusWatch
 
 __all__ = ["Commands", "Treatment", "settings_for"]
 

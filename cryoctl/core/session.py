@@ -6,7 +6,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-from cryoctl.ledger import DoseLedger, LedgerSummary, SiteKey
+from cryoctl.core.ledger import DoseLedger, LedgerSummary, SiteKey
 from cryoctl.profile import LoadedProfile, Zone
 
 __all__ = ["Outcome", "Session", "SessionRecord"]

@@ -1,12 +1,12 @@
 """Alarms: priorities, latching, acknowledgement, audio pause and a log.
 
-The catalogue (:mod:`cryoctl.alarms._catalogue`) says what alarms exist; the
-manager (:mod:`cryoctl.alarms._manager`) says how they come and go. See the
+The catalogue (:mod:`cryoctl.core.alarms._catalogue`) says what alarms exist; the
+manager (:mod:`cryoctl.core.alarms._manager`) says how they come and go. See the
 manager's module docstring for the rules.
 """
 
-from cryoctl.alarms._catalogue import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
-from cryoctl.alarms._manager import (
+from cryoctl.core.alarms._catalogue import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
+from cryoctl.core.alarms._manager import (
     DEFAULT_AUDIO_PAUSE_S,
     DEFAULT_LOG_CAPACITY,
     MAX_AUDIO_PAUSE_S,

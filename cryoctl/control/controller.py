@@ -2,7 +2,7 @@
 
 One loop, default 50 Hz, sleeping to absolute deadlines (the next tick, or the
 exact dwell deadline if that comes first). Each tick it reads a status, feeds the
-treatment core and the safety supervisor through :class:`~cryoctl.cycle.ControlCore`
+treatment core and the safety supervisor through :class:`~cryoctl.core.cycle.ControlCore`
 and applies the result through the device port. What the shell holds to:
 
 - **E-stop cannot be lost.** :meth:`Controller.request_estop` latches first, with no
@@ -23,15 +23,15 @@ and applies the result through the device port. What the shell holds to:
   back the unit's protection before the machine may go on; at each CJ-Air zone's
   start the unit's MAX_OPEN_MS is written and read back as the zone's dwell plus
   the margin before that zone may spray.
-- **Staff commands** (:mod:`cryoctl.staff`) enter through one queue and are applied
+- **Staff commands** (:mod:`cryoctl.core.staff`) enter through one queue and are applied
   between cycles; an e-stop bypasses the queue. After every wake the shell
   publishes a snapshot when anything shown changed, and the events since
-  (:mod:`cryoctl.publisher`).
+  (:mod:`cryoctl.control.publisher`).
 
 Unit events (trigger, e-stop, lease expiry) are judged at once; a close they call
 for goes out in a task of its own, ahead of the next tick, and that task's
 failure is logged and leaves the close pending. Time comes from ``clock`` and
-waiting from a :class:`~cryoctl.sleeper.Sleeper`, so tests run the shell in
+waiting from a :class:`~cryoctl.control.sleeper.Sleeper`, so tests run the shell in
 virtual time; nothing here blocks the event loop.
 """
 
@@ -47,11 +47,11 @@ from typing import Any
 
 import structlog
 
-from cryoctl import ceilings
-from cryoctl.cycle import ControlCore, Output
-from cryoctl.errors import ConfigMismatch, DeviceError, MachineRefused
-from cryoctl.machine import DISCONNECTED, SELFTEST
-from cryoctl.port import (
+from cryoctl.control.publisher import Listener, Publisher
+from cryoctl.control.sleeper import RealtimeSleeper, Sleeper
+from cryoctl.core.cycle import ControlCore, Output
+from cryoctl.core.machine import DISCONNECTED, SELFTEST
+from cryoctl.core.port import (
     DeviceEvent,
     DeviceKind,
     DevicePort,
@@ -62,11 +62,8 @@ from cryoctl.port import (
     Protection,
     Status,
 )
-from cryoctl.profile import LoadedProfile
-from cryoctl.publisher import Listener, Publisher
-from cryoctl.sleeper import RealtimeSleeper, Sleeper
-from cryoctl.snapshot import Snapshot
-from cryoctl.staff import (
+from cryoctl.core.snapshot import Snapshot
+from cryoctl.core.staff import (
     Acknowledge,
     Dismiss,
     LoadProfile,
@@ -82,12 +79,14 @@ from cryoctl.staff import (
     StartSession,
     Stop,
 )
-from cryoctl.supervisor import SafetySupervisor
-from cryoctl.treatment import Commands, Treatment
+from cryoctl.core.supervisor import SafetySupervisor
+from cryoctl.core.treatment import Commands, Treatment
+from cryoctl.errors import ConfigMismatch, DeviceError, MachineRefused
+from cryoctl.profile import LoadedProfile, ceilings
 
 __all__ = ["Controller", "ControllerStats", "default_protection"]
 
-_log = structlog.get_logger("cryoctl.controller")
+_log = structlog.get_logger("cryoctl.control.controller")
 
 #: Float round-off allowed when comparing clock times.
 _TIME_EPS_S = 1e-9

@@ -14,8 +14,8 @@ from types import MappingProxyType
 
 import structlog
 
-from cryoctl.port import Identity
-from cryoctl.snapshot import (
+from cryoctl.core.port import Identity
+from cryoctl.core.snapshot import (
     ControlEvent,
     EventName,
     Snapshot,
@@ -23,11 +23,11 @@ from cryoctl.snapshot import (
     same_content,
     take_snapshot,
 )
-from cryoctl.treatment import Treatment
+from cryoctl.core.treatment import Treatment
 
 __all__ = ["Listener", "Publisher"]
 
-_log = structlog.get_logger("cryoctl.publisher")
+_log = structlog.get_logger("cryoctl.control.publisher")
 
 Listener = Callable[[Snapshot | ControlEvent], None]
 

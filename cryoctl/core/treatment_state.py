@@ -1,7 +1,7 @@
 """The treatment core's state and the answers it gives: guards, refusals, commands.
 
 :class:`TreatmentState` holds everything the core knows and answers the
-machine's guards from it; :class:`~cryoctl.treatment.Treatment` adds the entry
+machine's guards from it; :class:`~cryoctl.core.treatment.Treatment` adds the entry
 points that change it. Split so the rules for a spray sit apart from the
 bookkeeping that follows one.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from cryoctl import rules
-from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.commands import Commands
-from cryoctl.machine import (
+from cryoctl.core import rules
+from cryoctl.core.alarms import AlarmCode, AlarmManager
+from cryoctl.core.commands import Commands
+from cryoctl.core.machine import (
     DISCONNECTED,
     ESTOP,
     FAULT,
@@ -24,10 +24,10 @@ from cryoctl.machine import (
     Phase,
     TreatmentMachine,
 )
-from cryoctl.port import Capabilities, Status
+from cryoctl.core.port import Capabilities, Status
+from cryoctl.core.session import Session, SessionRecord
+from cryoctl.core.supervisor import SupervisorContext
 from cryoctl.profile import CjAirDevice, LoadedProfile
-from cryoctl.session import Session, SessionRecord
-from cryoctl.supervisor import SupervisorContext
 
 __all__ = ["TreatmentState"]
 
@@ -154,7 +154,7 @@ class TreatmentState:
         """Every reason a spray may not start now; empty when it may.
 
         An e-stop latch or fault bits are not among them: a status that shows
-        either has already ended the session (see :mod:`cryoctl.watch`).
+        either has already ended the session (see :mod:`cryoctl.core.watch`).
         """
         found: list[str | None] = []
         s, st = self.session, self.status

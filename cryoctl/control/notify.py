@@ -35,7 +35,7 @@ MAX_STATUS_CHARS: Final = 256
 _MAX_PATH_BYTES: Final = 107
 _MAX_ABSTRACT_BYTES: Final = 108
 
-_log = structlog.get_logger("cryoctl.notify")
+_log = structlog.get_logger("cryoctl.control.notify")
 
 
 def _address(value: str) -> str | bytes | None:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from urllib.parse import urlsplit
 
+from cryoctl.core.port import DevicePort, DriverFactory
 from cryoctl.errors import AddressError
-from cryoctl.port import DevicePort, DriverFactory
 
 DRIVER_GROUP = "cryoctl.drivers"
 

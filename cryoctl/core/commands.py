@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryoctl.port import DeviceSettings
+from cryoctl.core.port import DeviceSettings
 from cryoctl.profile import LoadedProfile, N2Device
 
 __all__ = ["Commands", "settings_for"]

@@ -16,7 +16,7 @@ Conventions:
   fields was read, so the core judges each field by its own age without reading a
   clock (see :class:`Status`).
 
-Field ages the core tolerates (``cryoctl.rules``): the fast group (``read_at_s``:
+Field ages the core tolerates (``cryoctl.core.rules``): the fast group (``read_at_s``:
 trigger, e-stop latch, valve feedback, watchdog, cooler, hose) at most
 ``STALE_PERIODS`` control periods (40 ms at 50 Hz); the telemetry group
 (``telemetry_at_s``: O2, temperatures, nozzle, fault bits, pressure, dewar,
@@ -48,6 +48,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from cryoctl.profile.kinds import DeviceKind
+
 __all__ = [
     "Capabilities",
     "DeviceEvent",
@@ -62,13 +64,6 @@ __all__ = [
     "Protection",
     "Status",
 ]
-
-
-class DeviceKind(enum.StrEnum):
-    """The kinds of unit cryoctl drives; profiles name one of these."""
-
-    N2 = "n2"
-    CJ_AIR = "cj-air"
 
 
 class Expiry(enum.StrEnum):

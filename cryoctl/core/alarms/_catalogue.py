@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from cryoctl.units import O2_FAULT_PCT, O2_LOW_PCT
+from cryoctl.core.units import O2_FAULT_PCT, O2_LOW_PCT
 
 __all__ = ["CATALOGUE", "AlarmCode", "AlarmSpec", "Category", "Priority"]
 

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from cryoctl.alarms._catalogue import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
+from cryoctl.core.alarms._catalogue import CATALOGUE, AlarmCode, AlarmSpec, Category, Priority
 from cryoctl.errors import ConfigError
 
 __all__ = [

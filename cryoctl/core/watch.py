@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cryoctl import rules
-from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.machine import ESTOP, FAULT, SESSION_PHASES, SPRAYING
-from cryoctl.port import Status
+from cryoctl.core import rules
+from cryoctl.core.alarms import AlarmCode, AlarmManager
+from cryoctl.core.machine import ESTOP, FAULT, SESSION_PHASES, SPRAYING
+from cryoctl.core.port import Status
 from cryoctl.profile import CjAirDevice
 
 if TYPE_CHECKING:
-    from cryoctl.treatment import Treatment
+    from cryoctl.core.treatment import Treatment
 
 __all__ = ["StatusWatch"]
 

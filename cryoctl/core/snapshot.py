@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
-from cryoctl.alarms import AlarmLogEntry, AlarmSnapshot
-from cryoctl.ledger import LedgerSummary
-from cryoctl.machine import SPRAYING
-from cryoctl.port import Identity, Status
-from cryoctl.treatment import Treatment
+from cryoctl.core.alarms import AlarmLogEntry, AlarmSnapshot
+from cryoctl.core.ledger import LedgerSummary
+from cryoctl.core.machine import SPRAYING
+from cryoctl.core.port import Identity, Status
+from cryoctl.core.treatment import Treatment
 
 __all__ = [
     "SNAPSHOT_VERSION",
