@@ -40,10 +40,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cryoctl.core.port import DeviceKind
 from cryoctl.errors import ConfigError
 from cryoctl.logging import LogFormat
 from cryoctl.pins import parse_pin_hash
+from cryoctl.profile.kinds import DeviceKind
 from cryoctl.tomlfile import (
     Problem,
     describe_value,

@@ -1,0 +1,242 @@
+"""The control socket's messages: JSON lines, one request and one reply, plus pushes.
+
+Shared by both ends (the control process's socket server, and its clients: the
+panel server and the CLI), so neither side imports the other. Every line is one
+JSON object with the protocol version ``v`` and a ``type``; a request carries an
+``id`` that its reply repeats. The control process validates every request with
+:data:`Request` and answers a malformed or unknown one with an :class:`ErrorReply`;
+it never lets one disturb the loop.
+
+Requests::
+
+    {"v": 1, "id": 7, "type": "status"}
+    {"v": 1, "id": 8, "type": "subscribe"}            # then pushes, without id
+    {"v": 1, "id": 9, "type": "command", "command": "pause"}
+    {"v": 1, "id": 10, "type": "command", "command": "acknowledge", "up_to_seq": 41}
+    {"v": 1, "id": 11, "type": "load_profile", "name": "n2-face-cryomassage"}
+    {"v": 1, "id": 12, "type": "estop", "source": "panel"}
+    {"v": 1, "id": 13, "type": "ping"}
+
+Replies and pushes::
+
+    {"v": 1, "id": 7, "type": "status", "snapshot": {...}}
+    {"v": 1, "id": 9, "type": "reply", "ok": false, "reason": "no further zone"}
+    {"v": 1, "id": 12, "type": "estop", "acknowledged": true}
+    {"v": 1, "type": "snapshot", "snapshot": {...}}
+    {"v": 1, "type": "event", "event": {"seq": 3, "at_s": 12.5, "name": "...", "data": {...}}}
+    {"v": 1, "id": 99, "type": "error", "message": "..."}
+
+A snapshot on the wire is :func:`jsonable` of :class:`cryoctl.core.snapshot.Snapshot`
+(see that class for its fields); clients read it with :class:`SnapshotMessage`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+
+__all__ = [
+    "COMMANDS",
+    "MAX_LINE_BYTES",
+    "PROTOCOL_VERSION",
+    "CommandRequest",
+    "ErrorReply",
+    "EstopReply",
+    "EstopRequest",
+    "EventMessage",
+    "LoadProfileRequest",
+    "PingRequest",
+    "Reply",
+    "Request",
+    "SnapshotMessage",
+    "StatusReply",
+    "StatusRequest",
+    "SubscribeRequest",
+    "decode_request",
+    "encode",
+    "jsonable",
+]
+
+PROTOCOL_VERSION = 1
+#: Longest line either side accepts; a longer one is refused and the rest skipped.
+MAX_LINE_BYTES = 64 * 1024
+
+#: The staff commands a ``command`` request may name (see :mod:`cryoctl.core.staff`).
+COMMANDS = (
+    "start_session",
+    "pause",
+    "resume",
+    "stop",
+    "next_zone",
+    "next_site",
+    "dismiss",
+    "acknowledge",
+    "pause_audio",
+    "reset_estop",
+    "reset_faults",
+)
+CommandName = Literal[
+    "start_session",
+    "pause",
+    "resume",
+    "stop",
+    "next_zone",
+    "next_site",
+    "dismiss",
+    "acknowledge",
+    "pause_audio",
+    "reset_estop",
+    "reset_faults",
+]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = PROTOCOL_VERSION
+
+
+class _Request(_Message):
+    id: StrictInt
+
+
+class StatusRequest(_Request):
+    type: Literal["status"]
+
+
+class SubscribeRequest(_Request):
+    type: Literal["subscribe"]
+
+
+class PingRequest(_Request):
+    type: Literal["ping"]
+
+
+class CommandRequest(_Request):
+    type: Literal["command"]
+    command: CommandName
+    #: ``acknowledge`` only: the alarms raised up to this change number.
+    up_to_seq: StrictInt | None = None
+
+
+class LoadProfileRequest(_Request):
+    type: Literal["load_profile"]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    #: When given, the profile found must have exactly these bytes.
+    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class EstopRequest(_Request):
+    type: Literal["estop"]
+    source: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "socket"
+
+
+Request = Annotated[
+    StatusRequest
+    | SubscribeRequest
+    | PingRequest
+    | CommandRequest
+    | LoadProfileRequest
+    | EstopRequest,
+    Field(discriminator="type"),
+]
+_REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
+
+
+class Reply(_Message):
+    """The answer to a command, a profile load or a ping."""
+
+    id: StrictInt
+    type: Literal["reply"] = "reply"
+    ok: bool
+    reason: str = ""
+
+
+class EstopReply(_Message):
+    """Sent only after the close has gone out to the unit."""
+
+    id: StrictInt
+    type: Literal["estop"] = "estop"
+    #: Whether the unit acknowledged the close (it is sent again until confirmed).
+    acknowledged: bool
+
+
+class StatusReply(_Message):
+    id: StrictInt
+    type: Literal["status"] = "status"
+    snapshot: dict[str, Any]
+
+
+class SnapshotMessage(_Message):
+    type: Literal["snapshot"] = "snapshot"
+    snapshot: dict[str, Any]
+
+
+class EventMessage(_Message):
+    type: Literal["event"] = "event"
+    event: dict[str, Any]
+
+
+class ErrorReply(_Message):
+    #: None when the request was too broken to carry an id.
+    id: StrictInt | None = None
+    type: Literal["error"] = "error"
+    message: str
+
+
+def decode_request(line: bytes) -> Request:
+    """One request line; ValueError with a short reason for anything else."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("a request is a JSON object")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
+    try:
+        return _REQUEST.validate_python(data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ValueError("; ".join(first[:3])) from None
+
+
+def request_id(line: bytes) -> int | None:
+    """The id of a request that failed to decode, when it can be found."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def jsonable(value: object) -> Any:
+    """Dataclasses, named tuples, enums, mappings and tuples as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {k: jsonable(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v) for v in items]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def encode(message: BaseModel) -> bytes:
+    """One message as one line."""
+    return message.model_dump_json().encode() + b"\n"
