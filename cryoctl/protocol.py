@@ -99,7 +99,7 @@ CommandName = Literal[
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[1] = 1
 
 
 class _Request(_Message):

@@ -521,6 +521,14 @@ class SafetyRules(RuleBasedStateMachine):
         unit.fit_nozzle(next(n for n in self.caps.nozzles if n != self.nozzle) if wrong else None)
         self.rig.run(0.5)
 
+    @rule(o2_pct=st.sampled_from([19.0, 17.5]))
+    def oxygen_drops_mid_spray(self, o2_pct: float) -> None:
+        """The room's oxygen falls with the trigger held: the spray must stop at once."""
+        self._fresh_pass_then_spray()
+        self.rig.unit.inputs.o2_pct = o2_pct
+        self.rig.run(0.5)
+        self.rig.unit.inputs.o2_pct = 20.9
+
     @rule()
     def valve_sticks_open(self) -> None:
         """The valve stays open after the close: the core must e-stop the unit."""
