@@ -7,6 +7,10 @@ question, so the table below reads as the device's behaviour:
 - ``auto_transitions=False``: only the triggers listed here exist;
 - a trigger that is not valid in the current state raises
   :class:`~cryoctl.errors.MachineRefused`;
+- a lost link leads to ``disconnected``; a session running then is held there
+  (its clock stopped) and, when the link returns within the grace time and the
+  protection reads back, it comes back ``paused``: spraying again takes a staff
+  resume and a new press. A longer outage ends it as interrupted.
 - ``estop`` and ``fault`` are latched: the only ways out are their guarded
   resets, and both lead to ``selftest``, never back to treating: every way back
   to arming (a reset, a reconnect, a start) passes the protection read-back again,
@@ -81,6 +85,7 @@ class Guards(Protocol):
     def has_next_zone(self) -> bool: ...
     def estop_latch_clear(self) -> bool: ...
     def fault_cleared(self) -> bool: ...
+    def session_held(self) -> bool: ...
 
 
 def _t(
@@ -100,6 +105,8 @@ def _t(
 #: ``dest=None`` is an internal transition (the state stays, nothing re-enters).
 TRANSITIONS: tuple[dict[str, Any], ...] = (
     _t("connected", Phase.STARTING, Phase.SELFTEST),
+    # Rows of one trigger are tried in order: a session held through an outage resumes paused.
+    _t("selftest_passed", Phase.SELFTEST, Phase.PAUSED, "protection_verified", "session_held"),
     _t("selftest_passed", Phase.SELFTEST, Phase.IDLE, "protection_verified"),
     _t("selftest_failed", Phase.SELFTEST, Phase.FAULT),
     _t("load_profile", [Phase.IDLE, Phase.READY, Phase.COMPLETED], Phase.READY,
@@ -173,6 +180,9 @@ class _Model:
 
     def fault_cleared(self) -> bool:
         return self._guards.fault_cleared()
+
+    def session_held(self) -> bool:
+        return self._guards.session_held()
 
 
 class TreatmentMachine:

@@ -17,6 +17,7 @@ from cryoctl.profile import CjAirDevice, N2Device, Profile, ceilings
 __all__ = [
     "BUDGET_EPS_S",
     "FEEDBACK_LAG_S",
+    "LINK_GRACE_S",
     "LOST_PERIODS",
     "NO_FLOW_AFTER_S",
     "NO_FLOW_TIP_C",
@@ -44,6 +45,9 @@ STALE_PERIODS = 2
 TELEMETRY_MAX_AGE_S = 0.3
 #: No answer for longer than this many control periods: the link is lost.
 LOST_PERIODS = 3
+#: A session held through a lost link ends as interrupted when the link stays gone
+#: longer than this (the daemon's config may set another).
+LINK_GRACE_S = 10.0
 #: CJ-Air valve feedback must follow the command within this time.
 FEEDBACK_LAG_S = 0.1
 #: N2 tip must be below NO_FLOW_TIP_C this long after a spray starts.

@@ -65,6 +65,8 @@ class SupervisorContext:
     skin_warn_c: float | None
     paused: bool
     host_estop: bool
+    #: A session whose link was gone longer than this is over (it never sprays again).
+    link_grace_s: float = 10.0
 
 
 class Verdict(NamedTuple):
@@ -176,9 +178,12 @@ class SafetySupervisor:
         if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:
             return "oxygen below 18 %"
         answer = self._answer_at_s
-        # Exactly the machine's test, so the two agree on when a link is lost.
         if answer is not None and now - answer > _LOST_PERIODS * self._period_s:
-            return "no answer from the unit"
+            # A lost link: the next open needs a new press, whatever the machine says;
+            # gone longer than the grace time, the session is over.
+            self._need_release = self._need_release or self._trigger_down
+            if now - answer > ctx.link_grace_s:
+                return "no answer from the unit"
         return None
 
     def _status_reasons(self, now: float, st: Status | None, ctx: SupervisorContext) -> list[str]:

@@ -45,14 +45,24 @@ class Treatment(TreatmentState):
     """Owns the machine, the session and its ledger; every entry point returns Commands."""
 
     def __init__(
-        self, capabilities: Capabilities, alarms: AlarmManager, *, control_period_s: float = 0.02
+        self,
+        capabilities: Capabilities,
+        alarms: AlarmManager,
+        *,
+        control_period_s: float = 0.02,
+        link_grace_s: float = rules.LINK_GRACE_S,
     ) -> None:
-        super().__init__(capabilities, alarms, control_period_s=control_period_s)
+        super().__init__(
+            capabilities, alarms, control_period_s=control_period_s, link_grace_s=link_grace_s
+        )
         self._watch = StatusWatch(self)
 
     def on_connected(self, now: float) -> Commands:
         self._now = now
         self._last_answer_s = now
+        if self.link_lost_at_s is not None:
+            self.last_outage_s = now - self.link_lost_at_s
+            self.link_lost_at_s = None
         for trigger in ("connected", "link_back"):
             if self.machine.allows(trigger):
                 self.machine.fire(trigger)
@@ -67,6 +77,7 @@ class Treatment(TreatmentState):
         else:
             self.alarms.raise_alarm(AlarmCode.CONFIG_MISMATCH, now, detail)
             self.machine.fire("selftest_failed")
+            self._end_session(now, Outcome.FAULT, f"protection did not read back: {detail}")
         return self.commands()
 
     def on_open_cap(self, read_back_ms: int, now: float) -> Commands:
@@ -364,10 +375,18 @@ class Treatment(TreatmentState):
             and self.machine.allows("link_lost")
             and phase is not DISCONNECTED
         ):
-            self._leave_spraying(now)
-            self.alarms.raise_alarm(AlarmCode.COMM_LOST, now, "no answer from the unit")
-            self.machine.fire("link_lost")
-            self._end_session(now, Outcome.INTERRUPTED, "communication lost")
+            self._lose_link(now)
+        kept = self.session
+        lost_at = self.link_lost_at_s
+        if (
+            kept is not None
+            and lost_at is not None
+            and self.phase is DISCONNECTED
+            and now - lost_at > self.link_grace_s
+        ):
+            self._end_session(
+                now, Outcome.INTERRUPTED, f"communication lost for over {self.link_grace_s:g} s"
+            )
         if self.phase is ESTOP and self._reset_estop_asked and self.machine.fire(
             "reset_estop"
         ):
@@ -394,6 +413,18 @@ class Treatment(TreatmentState):
                 self._begin_spray(now)
         self._press_edge = self._press_edge and self.phase is ARMED
         return self.commands()
+
+    def _lose_link(self, now: float) -> None:
+        """The valve is closed by the shell; a running session is held, its clock stopped."""
+        self._leave_spraying(now)
+        self.alarms.raise_alarm(AlarmCode.COMM_LOST, now, "no answer from the unit")
+        self.link_lost_at_s = now
+        s = self.session
+        if s is not None:
+            s.end_pass(now)
+            if s.paused_since_s is None:
+                s.paused_since_s = now
+        self.machine.fire("link_lost")
 
     def _watch_spraying(self, now: float) -> None:
         if self.phase is not SPRAYING:

@@ -44,10 +44,22 @@ class TreatmentState:
     """Everything the core knows; answers the machine's guards and builds commands."""
 
     def __init__(
-        self, capabilities: Capabilities, alarms: AlarmManager, *, control_period_s: float = 0.02
+        self,
+        capabilities: Capabilities,
+        alarms: AlarmManager,
+        *,
+        control_period_s: float = 0.02,
+        link_grace_s: float = rules.LINK_GRACE_S,
     ) -> None:
         if not (math.isfinite(control_period_s) and control_period_s > 0):
             raise ValueError("control_period_s must be finite and > 0")
+        if not (math.isfinite(link_grace_s) and link_grace_s >= 0):
+            raise ValueError("link_grace_s must be finite and >= 0")
+        #: A session held through a lost link ends as interrupted after this long.
+        self.link_grace_s = link_grace_s
+        #: When the link was lost (None while it is up), and how long the last outage was.
+        self.link_lost_at_s: float | None = None
+        self.last_outage_s: float | None = None
         self.caps = capabilities
         self.alarms = alarms
         self.period_s = control_period_s
@@ -137,6 +149,9 @@ class TreatmentState:
             and not st.estop_latched
         )
 
+    def session_held(self) -> bool:
+        return self.session is not None
+
     def fault_cleared(self) -> bool:
         st = self.status
         return (
@@ -216,7 +231,8 @@ class TreatmentState:
         s = self.session
         if s is None:
             return None
-        key = (s.session_id, s.key, self.phase is PAUSED, self.host_estop is not None)
+        paused = self.phase in (PAUSED, DISCONNECTED, SELFTEST)
+        key = (s.session_id, s.key, paused, self.host_estop is not None)
         cached = self._context
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -242,6 +258,8 @@ class TreatmentState:
             flow_g_s=s.ledger.flow_g_s,
             skin_stop_c=cj.skin_stop_c if cj else None,
             skin_warn_c=cj.skin_warn_c if cj else None,
-            paused=self.phase is PAUSED,
+            # held through an outage, the session is paused too: its clock stops
+            paused=self.phase in (PAUSED, DISCONNECTED, SELFTEST),
             host_estop=self.host_estop is not None,
+            link_grace_s=self.link_grace_s,
         )

@@ -191,6 +191,7 @@ def make_rig(
     treatment_cls: type[Treatment] = Treatment,
     unit: FakeUnit | None = None,
     clock: VirtualClock | None = None,
+    link_grace_s: float | None = None,
 ) -> Rig:
     clock = clock or VirtualClock()
     unit = unit or FakeUnit(caps, clock)
@@ -198,6 +199,8 @@ def make_rig(
         unit.inputs.nozzle = nozzle
     sleeper = VirtualSleeper(clock, limit_s=clock())
     treatment = treatment_cls(caps, AlarmManager(), control_period_s=period_s)
+    if link_grace_s is not None:
+        treatment.link_grace_s = link_grace_s
     loop = asyncio.new_event_loop()
     holder: list[Rig] = []
     controller = Controller(

@@ -167,7 +167,7 @@ MUTATIONS = (
     _m("supervisor: oxygen fault halts", _SV,
        "if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:", "if False:"),
     _m("supervisor: lost link halts", _SV,
-       "if answer is not None and now - answer > _LOST_PERIODS * self._period_s:", "if False:"),
+       "            if now - answer > ctx.link_grace_s:", "            if False:"),
     _m("supervisor: per-field age (telemetry)", _SV,
        "if now - st.telemetry_at_s > max(_TELEMETRY_MAX_AGE_S, stale_s) + _EPS:", "if False:"),
     _m("supervisor: no skin reading", _SV,

@@ -26,9 +26,9 @@ O2_LOW_PCT = 19.5
 TELEMETRY_MAX_AGE_S = 0.3
 #: CJ-Air: longest gap in skin readings while spraying (both layers count one period more).
 SKIN_GAP_S = 1.0
-#: A session running when the core enters one of these phases ends recorded so.
+#: A session running when the core enters one of these phases ends recorded so (a lost
+#: link holds it, paused, for the grace time: see ``_judge_outage``).
 _SESSION_ENDS = {
-    Phase.DISCONNECTED: Outcome.INTERRUPTED,
     Phase.ESTOP: Outcome.ESTOP,
     Phase.FAULT: Outcome.FAULT,
 }
@@ -68,6 +68,7 @@ class Oracle:
         self.valve_commanded = False
         self.reads: list[tuple[float, bool]] = []
         self.last_skin_s = -math.inf
+        self.disconnected_since: float | None = None
 
     def _reset_books(self) -> None:
         self.open_since: float | None = None
@@ -204,7 +205,10 @@ class Oracle:
             assert alarms.is_active(AlarmCode.COMM_LOST), "link lost without an alarm"
         if t.phase is Phase.ESTOP:
             assert alarms.is_active(AlarmCode.ESTOP), "e-stop without an alarm"
-            assert not self.rig.unit.valve_open, "valve open in e-stop"
+            # open only while a lost or ignored close is being sent again (_judge_shell)
+            assert not self.rig.unit.valve_open or self.rig.controller.close_pending, (
+                "valve open in e-stop"
+            )
         st = t.status
         if st is not None and st.o2_pct is not None and st.o2_pct < O2_LOW_PCT:
             assert alarms.is_active(AlarmCode.O2_LOW), "low oxygen without an alarm"
@@ -250,6 +254,7 @@ class Oracle:
             records = self.rig.treatment.records
             assert records and records[-1].outcome is ended_as, f"{step.phase} not recorded"
             self.session_start = None
+        self._judge_outage(t, step)
         if out.verdict.force_close:
             self.interventions += 1
             if self.machine_only:
@@ -270,6 +275,23 @@ class Oracle:
             self.open_since = None
             self.last_close[self.open_site] = t
             self.released_since_close = not self.held
+
+    def _judge_outage(self, t: float, step: Step) -> None:
+        """A lost link holds the session, its clock stopped; past the grace it is over."""
+        if step.phase is not Phase.DISCONNECTED:
+            self.disconnected_since = None
+            return
+        if self.disconnected_since is None:
+            self.disconnected_since = t
+            if self.session_start is not None and self.paused_since is None:
+                self.paused_since = t
+        grace_s = self.rig.treatment.link_grace_s
+        if self.session_start is not None and t - self.disconnected_since > grace_s + EPS:
+            records = self.rig.treatment.records
+            assert records and records[-1].outcome is Outcome.INTERRUPTED, (
+                "a link gone longer than the grace time not recorded as interrupted"
+            )
+            self.session_start = None
 
     def _judge_ready(self, step: Step) -> None:
         st, device = step.status, self.profile.device

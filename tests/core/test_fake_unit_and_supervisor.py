@@ -127,17 +127,32 @@ def test_supervisor_refuses_an_open_for_each_broken_invariant(
 )
 def test_a_halted_session_never_sprays_again_a_new_one_may(halting: Status | None) -> None:
     sup = SafetySupervisor(control_period_s=0.02)
+    ctx = replace(context(), link_grace_s=0.1)
     first = status(0.0)
-    assert not sup.check(0.0, first, False, context()).force_close
-    if halting is None:  # still only that status, more than three periods on: no answer
-        sup.check(0.061, first, False, context())
+    assert not sup.check(0.0, first, False, ctx).force_close
+    if halting is None:  # still only that status, past the grace time: no answer
+        sup.check(0.101, first, False, ctx)
     else:
-        sup.check(0.0, halting, False, context())
+        sup.check(0.0, halting, False, ctx)
     later = status(1.0)
-    refused = sup.check(1.0, later, True, context())
+    refused = sup.check(1.0, later, True, ctx)
     assert refused.force_close
     assert any(r.startswith("session halted") for r in refused.reasons)
-    assert not sup.check(1.0, later, True, replace(context(), session_id=2)).force_close
+    new = replace(ctx, session_id=2)
+    sup.check(1.02, status(1.02, trigger=False), False, new)  # a new press for the new session
+    assert not sup.check(1.04, status(1.04), True, new).force_close
+
+
+def test_a_short_outage_does_not_halt_but_the_next_open_needs_a_new_press() -> None:
+    sup = SafetySupervisor(control_period_s=0.02)
+    ctx = replace(context(), link_grace_s=10.0)
+    first = status(0.0)
+    assert not sup.check(0.0, first, False, ctx).force_close
+    sup.check(0.5, first, False, ctx)  # half a second with no new answer
+    held = sup.check(0.52, status(0.52), True, ctx)
+    assert held.reasons == ("trigger not released since the last close",)
+    sup.check(0.54, status(0.54, trigger=False), False, ctx)
+    assert not sup.check(0.56, status(0.56), True, ctx).force_close
 
 
 def test_supervisor_counts_dwell_rest_and_passes_itself() -> None:

@@ -89,11 +89,20 @@ def test_estop_and_fault_resets_lead_to_the_protection_read_back_only() -> None:
     for row in TRANSITIONS:
         if row["trigger"] in ("reset_estop", "reset_fault", "link_back"):
             assert row["dest"] == Phase.SELFTEST
-    m = machine_at(Phase.ESTOP)
+    m = machine_at(Phase.ESTOP, session_held=False)
     m.fire("reset_estop")
     assert m.phase is Phase.SELFTEST
     assert m.fire("selftest_passed") is True
     assert m.phase is Phase.IDLE
+
+
+def test_a_session_held_through_an_outage_comes_back_paused_never_treating() -> None:
+    m = machine_at(Phase.DISCONNECTED, session_held=True)
+    m.fire("link_back")
+    assert m.fire("selftest_passed") is True
+    assert m.phase is Phase.PAUSED
+    back = [r for r in TRANSITIONS if r["source"] == [Phase.SELFTEST] and r["dest"] is not None]
+    assert {r["dest"] for r in back} <= {Phase.PAUSED, Phase.IDLE, Phase.FAULT}
 
 
 def test_only_a_verified_protection_leads_out_of_selftest_or_into_a_session() -> None:

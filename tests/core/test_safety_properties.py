@@ -59,6 +59,8 @@ from cryoctl.profile import LoadedProfile, Zone
 PERIOD_S = 0.1
 #: N2 lease in the rig: longer than two periods, so a renewal from a late cycle would show.
 LEASE_MS = 450
+#: A session held through a lost link ends this long after it (short, to reach it in a run).
+LINK_GRACE_S = 2.0
 _ERRORS = st.sampled_from(["timeout", "refused", "unavailable"])
 DISTURBANCES = st.sampled_from(
     [
@@ -163,7 +165,7 @@ class SafetyRules(RuleBasedStateMachine):
     def _new_rig(self, unit: FakeUnit | None = None, clock: VirtualClock | None = None) -> Rig:
         rig = make_rig(
             self.caps, period_s=PERIOD_S, nozzle=self.nozzle, treatment_cls=self.treatment_cls,
-            unit=unit, clock=clock,
+            unit=unit, clock=clock, link_grace_s=LINK_GRACE_S,
         )
         if rig.controller.protection.lease_ms is not None:
             # A lease longer than two periods: a late cycle that renewed it would show.
@@ -252,6 +254,17 @@ class SafetyRules(RuleBasedStateMachine):
         self.rig.run(0.3)
         self.rig.unit.inputs.fail_reads = failed_reads
         self.rig.run((failed_reads + 3) * PERIOD_S)
+
+    @rule(extra_s=st.floats(0.0, 1.0))
+    def lose_the_link_past_the_grace(self, extra_s: float) -> None:
+        """The link stays gone longer than the grace time: the session is over."""
+        self.press()
+        self.rig.run(0.3)
+        # the grace counts from the loss, detected after three silent periods
+        reads = round((LINK_GRACE_S + 0.6 + extra_s) / PERIOD_S)
+        self.rig.unit.inputs.fail_reads = reads
+        self.rig.run((reads + 3) * PERIOD_S)
+        assert self.rig.treatment.phase not in SESSION_PHASES
 
     @rule(dt_s=st.floats(0.01, 3.0))
     def wait(self, dt_s: float) -> None:
