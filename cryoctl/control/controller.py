@@ -417,7 +417,11 @@ class Controller:
             self.stats.read_errors += 1
             self._healthy = False
             detail = str(exc) or type(exc).__name__
+            was = self.treatment.phase
             await self._apply(self.core.on_read_error(self._clock(), detail=detail))
+            if self.treatment.phase is DISCONNECTED and was is not DISCONNECTED:
+                held = self.treatment.session is not None
+                _log.error("link lost", error=detail, session_held=held)
             return None
         self.last_read_ok_s = self._clock()
         return status
@@ -432,7 +436,10 @@ class Controller:
         except Exception as exc:  # the link is still gone: try again next cycle
             t.on_write_error("reconnect", str(exc) or type(exc).__name__, self._clock())
             return False
-        _log.info("link back", phase=t.phase.value)
+        gone_s = t.last_outage_s
+        _log.info("link back", phase=t.phase.value,
+                  gone_s=None if gone_s is None else round(gone_s, 3),
+                  session_held=t.session is not None)
         return t.phase is not DISCONNECTED
 
     async def _selftest_in_loop(self) -> None:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 import structlog
 
+from cryoctl.core.machine import DISCONNECTED
 from cryoctl.core.port import Identity
 from cryoctl.core.snapshot import (
     ControlEvent,
@@ -98,9 +99,14 @@ class Publisher:
             ))
         self._records = len(t.records)
         if t.phase is not self._phase:
-            out.append(self._event(now, "state_changed", before=self._phase.value,
-                                   after=t.phase.value))
-            self._phase = t.phase
+            before, after = self._phase, t.phase
+            out.append(self._event(now, "state_changed", before=before.value, after=after.value))
+            if after is DISCONNECTED:
+                out.append(self._event(now, "link_lost", session_held=t.session is not None))
+            elif before is DISCONNECTED:
+                out.append(self._event(now, "link_back", gone_s=t.last_outage_s,
+                                       session_held=t.session is not None))
+            self._phase = after
         s = t.session
         if s is not None and s.session_id != self._session_id:
             self._session_id = s.session_id

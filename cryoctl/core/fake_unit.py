@@ -164,6 +164,8 @@ class _Inputs:
     ignore_closes: int = 0
     #: Every status shows the valve open (a read-back that says it did not close).
     report_open: bool = False
+    #: Statuses repeat the last values (a frozen link): only the host's stamps move.
+    frozen: bool = False
     link_down: bool = False
     config_mismatch: bool = False
 
@@ -194,6 +196,9 @@ class FakeUnit:
     settings: DeviceSettings = field(default_factory=DeviceSettings)
     #: CJ-Air MAX_OPEN_MS in force (None: no cap set yet).
     max_open_ms: int | None = None
+    #: When the last heartbeat was written (the CJ-Air kind echoes it in its status).
+    heartbeat_at_s: float = -float("inf")
+    _frozen_status: Status | None = None
     #: Calls to fail: name -> [calls left, how].
     failing: dict[str, list[object]] = field(default_factory=dict)
     _valve: _Valve = field(default_factory=_Valve)
@@ -299,7 +304,14 @@ class FakeUnit:
             raise DeviceUnavailable("fake unit: link down")
         self._maybe_fail("read")
         self._settle(now)
-        return self._status(now)
+        status = self._status(now)
+        if not self.inputs.frozen:
+            self._frozen_status = status
+            return status
+        frozen = self._frozen_status or status
+        self._frozen_status = frozen
+        stamps = (status.read_at_s, status.valve_at_s, status.telemetry_at_s)
+        return frozen._replace(read_at_s=stamps[0], valve_at_s=stamps[1], telemetry_at_s=stamps[2])
 
     # -- the device port ------------------------------------------------------
 
@@ -353,6 +365,7 @@ class FakeUnit:
     async def heartbeat(self) -> None:
         self.history.append(Told(self.clock(), "heartbeat"))
         self._maybe_fail("heartbeat")
+        self.heartbeat_at_s = self.clock()
 
     async def read_status(self) -> Status:
         return self.status_now()
@@ -473,4 +486,5 @@ class FakeUnit:
             airflow_level=self.settings.airflow_level if caps.has_airflow else None,
             cooler_ready=i.cooler_ready if caps.has_cooler else None,
             hose_connected=i.hose_connected if caps.has_cooler else None,
+            echo_at_s=None if self._leased else self.heartbeat_at_s,
         )

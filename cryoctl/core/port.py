@@ -36,9 +36,11 @@ What each unit's interface cannot reveal:
   which must move while cryogen flows or warms.
 - CJ-Air: the tables are read in separate requests, so the coil and telemetry
   groups may be older than the discrete inputs; ``HEARTBEAT_ECHO`` (in the
-  telemetry group) proves the unit saw the host's recent heartbeats. A status that
-  merely repeats the last tables cannot be told apart from a unit whose readings
-  froze, except by the echo.
+  telemetry group) proves the unit saw the host's recent heartbeats, and the
+  driver dates it (``echo_at_s``: when the echoed heartbeat was written). A status
+  that merely repeats the last tables cannot be told apart from a unit whose
+  readings froze, except by the echo falling behind: the core judges it stale
+  when it is older than ``ECHO_MAX_AGE_S``.
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ class Status(NamedTuple):
     hose_connected: bool | None = None
     #: CJ-Air HEARTBEAT_ECHO: the last heartbeat value the unit received (None on N2).
     heartbeat_echo: int | None = None
+    #: When the host wrote the heartbeat the unit echoes: the unit's telemetry is
+    #: known to be live at least as of then (-inf: an echo the host never wrote).
+    #: None where the interface has no such proof (N2).
+    echo_at_s: float | None = None
 
     @property
     def faulted(self) -> bool:

@@ -16,7 +16,10 @@ from cryoctl.profile import CjAirDevice, N2Device, Profile, ceilings
 
 __all__ = [
     "BUDGET_EPS_S",
+    "ECHO_MAX_AGE_S",
     "FEEDBACK_LAG_S",
+    "FROZEN_AFTER_S",
+    "FROZEN_TIP_BAND_C",
     "LINK_GRACE_S",
     "LOST_PERIODS",
     "NO_FLOW_AFTER_S",
@@ -43,6 +46,14 @@ STALE_PERIODS = 2
 #: older than STALE_PERIODS when that is longer: these change in seconds, not in
 #: one control period, and a slow line reads them in a table of their own.
 TELEMETRY_MAX_AGE_S = 0.3
+#: The unit's heartbeat echo (CJ-Air) may lag the heartbeat written this long: it is
+#: read with the telemetry (every 200 ms) and heartbeats go out every 100 ms.
+ECHO_MAX_AGE_S = 0.5
+#: N2 tip: a reading that holds to the last digit this long while it must move (in a
+#: spray or within STUCK_CHECK_AFTER_S of a close, between these temperatures) is a
+#: frozen link or sensor.
+FROZEN_AFTER_S = 1.0
+FROZEN_TIP_BAND_C = (-190.0, 15.0)
 #: No answer for longer than this many control periods: the link is lost.
 LOST_PERIODS = 3
 #: A session held through a lost link ends as interrupted when the link stays gone
@@ -110,6 +121,9 @@ def fresh(status: Status | None, now: float, period_s: float) -> str | None:
     telemetry_age_s = now - status.telemetry_at_s
     if telemetry_age_s > max(TELEMETRY_MAX_AGE_S, limit_s):
         return f"unit readings (oxygen, temperatures, nozzle) {telemetry_age_s:.3f} s old"
+    echo_at_s = status.echo_at_s
+    if echo_at_s is not None and now - echo_at_s > max(ECHO_MAX_AGE_S, limit_s):
+        return "the unit's readings stopped following the host (heartbeat echo behind)"
     return None
 
 

@@ -32,9 +32,14 @@ _O2_FAULT_PCT = 18.0
 _STALE_PERIODS = 2
 #: Telemetry (O2, skin, nozzle, faults) may be this old, or STALE_PERIODS if longer.
 _TELEMETRY_MAX_AGE_S = 0.3
+#: The unit's heartbeat echo may lag the host's heartbeats this long (CJ-Air).
+_ECHO_MAX_AGE_S = 0.5
 #: No new status for longer than this many periods: the link is lost.
 _LOST_PERIODS = 3
 _SKIN_GAP_S = 1.0
+#: An N2 tip between these that holds its value this long while open is frozen.
+_FROZEN_TIP_S = 1.0
+_FROZEN_TIP_BAND_C = (-190.0, 15.0)
 _EPS = 1e-6
 #: Readings no working sensor gives: the data is broken, so nothing may open on it.
 #: (Kept here on purpose, apart from the machine's own table: a second opinion.)
@@ -109,6 +114,7 @@ class SafetySupervisor:
         self._halted: tuple[int, str] | None = None
         self._skin_locked: set[int] = set()
         self._skin_missing_since_s: float | None = None
+        self._tip: tuple[float, float] | None = None  # (value, since)
         #: Forced closes so far (a correct machine never needs one).
         self.interventions = 0
 
@@ -151,6 +157,9 @@ class SafetySupervisor:
         if status is not None and status.read_at_s > self._status_at_s:
             self._status_at_s = status.read_at_s
             self._see_trigger(status.trigger, status.read_at_s, event=False)
+            tip = status.tip_temp_c
+            if tip is not None and (self._tip is None or self._tip[0] != tip):
+                self._tip = (tip, now)
         if ctx is not None and (self._halted is None or self._halted[0] != ctx.session_id):
             cause = self._halt_cause(now, status, ctx)
             if cause is not None:
@@ -195,6 +204,8 @@ class SafetySupervisor:
             out.append("stale status")
         if now - st.telemetry_at_s > max(_TELEMETRY_MAX_AGE_S, stale_s) + _EPS:
             out.append("stale readings")
+        if st.echo_at_s is not None and now - st.echo_at_s > max(_ECHO_MAX_AGE_S, stale_s) + _EPS:
+            out.append("heartbeat echo behind")
         if st.o2_pct is None or not st.o2_pct >= _O2_LOW_PCT:
             out.append("oxygen low or unknown")
         if st.nozzle != ctx.nozzle:
@@ -205,6 +216,12 @@ class SafetySupervisor:
             value = getattr(st, name)
             if value is not None and not low <= value <= high:  # NaN fails both tests
                 out.append(f"implausible {name}")
+        tip = self._tip
+        if self._open_since_s is not None and tip is not None:
+            low, high = _FROZEN_TIP_BAND_C
+            since_s = max(tip[1], self._open_since_s)
+            if low < tip[0] < high and now - since_s > _FROZEN_TIP_S + self._period_s:
+                out.append("tip reading frozen")
         if ctx.skin_stop_c is not None and self._open_since_s is not None:
             if st.skin_temp_c is None:
                 since = self._skin_missing_since_s

@@ -8,7 +8,12 @@
   back above ``skin_warn_c``; no reading for more than 1 s while spraying: close;
 - effect checks: valve feedback that does not follow within 100 ms (close), an N2 tip
   not below -100 degC 2 s into a spray (no flow: close), a tip not warming 5 s after
-  a close (valve stuck open: e-stop).
+  a close (valve stuck open: e-stop);
+- frozen readings: an N2 tip that holds its value to the last digit for over 1 s
+  while it must move (in a spray, or cooling or warming after a close, away from the
+  LN2 floor and the room) is a frozen link or sensor: close and a high alarm. (The
+  CJ-Air's readings are proven live by its heartbeat echo instead, in the rules'
+  freshness test.)
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class StatusWatch:
         self._skin_band = "ok"
         self._mismatch_since_s: float | None = None
         self._tip_at_close_c: float | None = None
+        self._tip_seen_c: float | None = None
+        self._tip_changed_at_s = 0.0
 
     def spray_started(self, now: float) -> None:
         self._skin_missing_since_s = None
@@ -66,6 +73,7 @@ class StatusWatch:
         if rules.oxygen_fault(st):
             core.enter_fault(AlarmCode.O2_FAULT, f"oxygen {st.o2_pct} %", now)
         self._hazards(st, now)
+        self._frozen(st, now)
         self._effects(st, now, was_spraying=was_spraying)
         self._skin(st, now)
 
@@ -91,6 +99,24 @@ class StatusWatch:
                 core.close(now, wrong, None)
             else:
                 _clear(alarms, AlarmCode.NOZZLE_MISMATCH, now)
+
+    def _frozen(self, st: Status, now: float) -> None:
+        core, tip = self._core, st.tip_temp_c
+        if tip is None:
+            return
+        if tip != self._tip_seen_c:
+            self._tip_seen_c, self._tip_changed_at_s = tip, now
+            _clear(core.alarms, AlarmCode.READINGS_FROZEN, now)
+            return
+        low, high = rules.FROZEN_TIP_BAND_C
+        closed = core.closed_at_s
+        moving = core.phase is SPRAYING or (
+            closed is not None and now - closed < rules.STUCK_CHECK_AFTER_S
+        )
+        if moving and low < tip < high and now - self._tip_changed_at_s > rules.FROZEN_AFTER_S:
+            detail = f"tip {tip:.1f} degC for {now - self._tip_changed_at_s:.1f} s"
+            core.alarms.raise_alarm(AlarmCode.READINGS_FROZEN, now, detail)
+            core.close(now, "the unit's readings stopped changing", None)
 
     def _effects(self, st: Status, now: float, *, was_spraying: bool) -> None:
         core, alarms = self._core, self._core.alarms
@@ -124,6 +150,8 @@ class StatusWatch:
             return
         if self._tip_at_close_c is None:
             self._tip_at_close_c = tip
+        elif core.alarms.condition_present(AlarmCode.READINGS_FROZEN):
+            return  # a frozen reading says nothing of the valve
         elif (
             now - closed >= rules.STUCK_CHECK_AFTER_S
             and tip < rules.STUCK_COLD_TIP_C

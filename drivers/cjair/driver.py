@@ -68,6 +68,8 @@ CAPABILITIES: Final = Capabilities(
     has_cooler=True,
 )
 
+#: Heartbeat values remembered with their write times (10 s of them at 10 Hz).
+_BEATS_KEPT = 100
 #: The ICD has no serial-number register.
 SERIAL_UNREPORTED: Final = "unreported"
 
@@ -97,6 +99,9 @@ class CjAirDriver:
             self._bus, clock=clock, slow_period_s=telemetry_period_ms / 1000
         )
         self._heartbeat = 0
+        self._clock = clock
+        #: When each recent heartbeat value was written (the unit echoes one of them).
+        self._beats: dict[int, float] = {}
         self._last: Status | None = None
         self._sinks: list[EventSink] = []
 
@@ -244,7 +249,11 @@ class CjAirDriver:
     async def heartbeat(self) -> None:
         # Taken before the write, so two heartbeats in flight never carry the same value.
         value = self._heartbeat = next_heartbeat(self._heartbeat)
+        written_at_s = self._clock()
         await self._bus.write_register(Holding.HEARTBEAT, value, name="HEARTBEAT")
+        self._beats[value] = written_at_s
+        if len(self._beats) > _BEATS_KEPT:
+            del self._beats[next(iter(self._beats))]
 
     async def open_valve(self) -> None:
         await self._write_outlet(True, Priority.NORMAL)
@@ -271,6 +280,9 @@ class CjAirDriver:
 
     async def read_status(self) -> Status:
         status = await self._poller.status()
+        echo = status.heartbeat_echo
+        echo_at_s = -float("inf") if echo is None else self._beats.get(echo, -float("inf"))
+        status = status._replace(echo_at_s=echo_at_s)
         self._notice_changes(status)
         self._last = status
         return status

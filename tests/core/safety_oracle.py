@@ -26,6 +26,11 @@ O2_LOW_PCT = 19.5
 TELEMETRY_MAX_AGE_S = 0.3
 #: CJ-Air: longest gap in skin readings while spraying (both layers count one period more).
 SKIN_GAP_S = 1.0
+#: CJ-Air: the heartbeat echo may lag this long when a spray relies on the readings.
+ECHO_MAX_AGE_S = 0.5
+#: N2: a tip between these holding its value this long in a spray is a frozen reading.
+FROZEN_TIP_S = 1.0
+FROZEN_BAND_C = (-190.0, 15.0)
 #: A session running when the core enters one of these phases ends recorded so (a lost
 #: link holds it, paused, for the grace time: see ``_judge_outage``).
 _SESSION_ENDS = {
@@ -69,6 +74,7 @@ class Oracle:
         self.reads: list[tuple[float, bool]] = []
         self.last_skin_s = -math.inf
         self.disconnected_since: float | None = None
+        self.tip_seen: tuple[float, float] | None = None  # (value, since)
 
     def _reset_books(self) -> None:
         self.open_since: float | None = None
@@ -362,6 +368,19 @@ class Oracle:
         assert t - st.telemetry_at_s <= max(TELEMETRY_MAX_AGE_S, 2 * period) + EPS, (
             "open on stale telemetry"
         )
+        if st.echo_at_s is not None:
+            assert t - st.echo_at_s <= max(ECHO_MAX_AGE_S, 2 * period) + EPS, (
+                "open on readings the unit stopped updating (heartbeat echo behind)"
+            )
+        tip = st.tip_temp_c
+        if tip is not None:
+            if self.tip_seen is None or self.tip_seen[0] != tip or self.open_since == t:
+                self.tip_seen = (tip, t)
+            low, high = FROZEN_BAND_C
+            if low < tip < high:
+                assert t - self.tip_seen[1] <= FROZEN_TIP_S + 2 * period + EPS, (
+                    f"sprayed on a tip frozen at {tip} degC"
+                )
         if isinstance(p.device, CjAirDevice):
             if st.skin_temp_c is not None:
                 self.last_skin_s = t

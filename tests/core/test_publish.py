@@ -72,3 +72,20 @@ def test_a_listener_that_raises_never_stops_the_loop() -> None:
     rig.run(0.5)
     assert rig.task is not None and not rig.task.done()
     assert rig.treatment.phase.value == "treating_armed"
+
+
+def test_a_lost_link_and_its_return_are_events_that_say_how_long_it_was_gone() -> None:
+    rig = make_rig(N2_CAPABILITIES, nozzle="M", period_s=PERIOD_S)
+    heard: list[Snapshot | ControlEvent] = []
+    rig.controller.subscribe(heard.append)
+    rig.boot(shipped("n2-face-cryomassage"))
+    rig.act("start_session")
+    rig.run(0.1)
+    rig.unit.inputs.fail_reads = 25  # half a second of silence
+    rig.run(1.0)
+    events = {h.name: h for h in heard if isinstance(h, ControlEvent)}
+    assert events["link_lost"].data["session_held"] is True
+    back = events["link_back"]
+    gone_s = back.data["gone_s"]
+    assert isinstance(gone_s, float) and 0.4 < gone_s < 0.5
+    assert rig.treatment.phase.value == "paused"

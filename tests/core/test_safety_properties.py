@@ -523,6 +523,7 @@ class SafetyRules(RuleBasedStateMachine):
         unit.inputs.stuck_open = False
         unit.inputs.ignore_closes = 0
         unit.inputs.report_open = False
+        unit.inputs.frozen = False
         unit.failing.clear()
         if unit.inputs.nozzle != self.nozzle:
             unit.fit_nozzle(self.nozzle)
@@ -541,6 +542,18 @@ class SafetyRules(RuleBasedStateMachine):
         self.rig.unit.inputs.o2_pct = o2_pct
         self.rig.run(0.5)
         self.rig.unit.inputs.o2_pct = 20.9
+
+    @rule(after_s=st.floats(0.05, 0.4))
+    def readings_freeze_mid_spray(self, after_s: float) -> None:
+        """The unit's answers keep coming with the same readings (a frozen link)."""
+        self._fresh_pass()
+        self.press()
+        self.rig.run(after_s)
+        self.rig.unit.inputs.frozen = True
+        self.rig.run(2.5)
+        self.rig.unit.inputs.frozen = False
+        self.release()
+        self.rig.run(0.3)
 
     @rule()
     def valve_sticks_open(self) -> None:

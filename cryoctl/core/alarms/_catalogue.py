@@ -55,6 +55,7 @@ class AlarmCode(enum.StrEnum):
     VALVE_OPEN_UNCOMMANDED = "valve_open_uncommanded"
     WRITE_FAILED = "write_failed"
     LOOP_LATE = "loop_late"
+    READINGS_FROZEN = "readings_frozen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ _TABLE: tuple[tuple[AlarmCode, Priority, Category, bool, str], ...] = (
     (AlarmCode.WRITE_FAILED, _M, _T, _FOLLOW, "A command to the cryo unit failed"),
     (AlarmCode.LOOP_LATE, _M, _T, _FOLLOW,
      "Control loop late: heartbeats held back, the unit closes by itself"),
+    (AlarmCode.READINGS_FROZEN, _H, _T, _LATCH,
+     "Cryo unit readings stopped changing: link or sensor frozen, spray stopped"),
 )
 
 #: Every alarm cryoctl can raise, by code (read-only).
