@@ -22,10 +22,13 @@ Generated from `cryoctl/core/machine.py` (`TRANSITIONS`) by
 `python tests/core/test_machine_table.py`; `tests/core/test_machine_table.py`
 fails when this file is stale. Guards are in brackets; each is a named question
 the treatment core answers (`cryoctl/core/treatment_state.py`, from the rules in
-`cryoctl/core/rules.py`). `estop` and `fault` latch: their resets lead to `idle`, never
-back to treating. The valve closes before any transition that leaves
-`treating_spraying`, and the safety supervisor (`cryoctl/core/supervisor.py`) closes it
-whatever state this machine is in.
+`cryoctl/core/rules.py`). `estop` and `fault` latch: their resets lead to `selftest`,
+where the unit's protection is written and read back again, then to `idle`, never back
+to treating. A lost link holds a running session in `disconnected`; back within the
+grace time (and the read-back passed) it returns `paused`, so spraying again takes a
+staff resume and a new press; past the grace time it ends as interrupted. The valve
+closes before any transition that leaves `treating_spraying`, and the safety supervisor
+(`cryoctl/core/supervisor.py`) closes it whatever state this machine is in.
 
 """
 
