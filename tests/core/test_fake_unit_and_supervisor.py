@@ -147,8 +147,8 @@ def test_a_short_outage_does_not_halt_but_the_next_open_needs_a_new_press() -> N
     sup = SafetySupervisor(control_period_s=0.02)
     ctx = replace(context(), link_grace_s=10.0)
     first = status(0.0)
-    assert not sup.check(0.0, first, False, ctx).force_close
-    sup.check(0.5, first, False, ctx)  # half a second with no new answer
+    assert not sup.check(0.0, first, True, ctx).force_close  # spraying
+    sup.check(0.5, first, False, ctx)  # half a second with no new answer: closed
     held = sup.check(0.52, status(0.52), True, ctx)
     assert held.reasons == ("trigger not released since the last close",)
     sup.check(0.54, status(0.54, trigger=False), False, ctx)
