@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import structlog
 import uvicorn
@@ -35,7 +36,7 @@ from cryoctl.panel.state import PanelState
 from cryoctl.panel.tokens import LoginThrottle, TokenStore
 from cryoctl.pins import parse_pin_hash
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "make_server", "serve"]
 
 log = structlog.get_logger(__name__)
 
@@ -136,14 +137,14 @@ def create_app(
     return app
 
 
-def serve(config: Config, link: ControlLink) -> None:
-    """Run the panel server on ``config.api.bind``/``port`` until stopped.
+def make_server(config: Config, link: ControlLink, **app_options: Any) -> uvicorn.Server:
+    """The uvicorn server of the panel app on ``config.api.bind``/``port``, not yet running.
 
-    Logging must already be configured (:func:`cryoctl.logging.configure_logging`);
+    Logging must already be configured (:func:`cryoctl.logging.configure_logging`):
     uvicorn's own loggers go through it.
     """
-    uvicorn.run(
-        create_app(config, link),
+    settings = uvicorn.Config(
+        create_app(config, link, **app_options),
         host=config.api.bind,
         port=config.api.port,
         log_config=None,
@@ -152,3 +153,9 @@ def serve(config: Config, link: ControlLink) -> None:
         server_header=False,
         ws_max_size=WS_MAX_BYTES,
     )
+    return uvicorn.Server(settings)
+
+
+def serve(config: Config, link: ControlLink) -> None:
+    """Run the panel server until it is stopped (SIGTERM, SIGINT)."""
+    make_server(config, link).run()

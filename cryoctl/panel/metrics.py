@@ -14,7 +14,7 @@ in one process (tests) count apart. Counters, incremented as things happen:
 
 Gauges read from the latest snapshot at each scrape (:class:`SnapshotCollector`):
 ``cryoctl_control_link_up``, ``cryoctl_state{phase}`` (1 for the current phase, 0
-for phases seen before), ``cryoctl_healthy``, ``cryoctl_snapshot_seq``,
+for every other), ``cryoctl_healthy``, ``cryoctl_snapshot_seq``,
 ``cryoctl_alarms_active{code, priority}``.
 
 The seam for the control loop's own numbers: when a snapshot carries a
@@ -40,6 +40,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["PanelMetrics", "RequestCounter", "SnapshotCollector", "router"]
 
 _PRIORITIES = {1: "low", 2: "medium", 3: "high"}
+#: The treatment machine's phases as snapshots name them (cryoctl.core.machine.Phase;
+#: a test keeps the two alike). ``cryoctl_state`` shows each, so a phase that never
+#: occurred is a 0, not a missing series; a phase not listed here is shown when seen.
+PHASES = ("starting", "selftest", "idle", "ready", "treating_armed", "treating_spraying",
+          "treating_resting", "paused", "completed", "estop", "fault", "disconnected")
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -50,7 +55,7 @@ class SnapshotCollector:
                  link_up: Callable[[], bool]) -> None:
         self._latest = latest
         self._link_up = link_up
-        self._phases_seen: set[str] = set()
+        self._phases_seen: set[str] = set(PHASES)
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("cryoctl_control_link_up",

@@ -79,6 +79,9 @@ class FakeLink:
         self.calls: list[tuple[Any, ...]] = []
         self._pushes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.subscriptions = 0
+        #: Pushes the subscriber has handled (it asked for the next one after each).
+        self.handled = 0
+        self._progress = asyncio.Event()
 
     def _check(self) -> None:
         if self.down:
@@ -115,12 +118,23 @@ class FakeLink:
 
     async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         self.subscriptions += 1
+        self._progress.set()
         self._check()
         while True:
             message = await self._pushes.get()
             if message is None:
                 return
             yield message
+            self.handled += 1
+            self._progress.set()
+
+    async def until(self, *, handled: int = 0, subscriptions: int = 0,
+                    timeout_s: float = 2.0) -> None:
+        """Wait until the subscriber handled that many pushes and subscribed that often."""
+        async with asyncio.timeout(timeout_s):
+            while self.handled < handled or self.subscriptions < subscriptions:
+                self._progress.clear()
+                await self._progress.wait()
 
     def names(self) -> list[str]:
         """The calls as short names: ``command:pause``, ``estop``, ``load_profile``."""
@@ -142,6 +156,8 @@ class WsClient:
         self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sends_blocked = 0
+        #: Set when a slow client's first send blocks.
+        self.blocked = asyncio.Event()
         self._never = asyncio.Event()
         raw = [(b"host", host.encode())]
         raw += [(k.lower().encode(), v.encode()) for k, v in headers or []]
@@ -157,6 +173,7 @@ class WsClient:
     async def _send(self, message: dict[str, Any]) -> None:
         if self.slow and message["type"] == "websocket.send":
             self.sends_blocked += 1
+            self.blocked.set()
             await self._never.wait()
         await self.from_app.put(message)
 
