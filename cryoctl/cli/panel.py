@@ -22,7 +22,7 @@ from cryoctl.logging import configure_logging
               default=DEFAULT_CONFIG_PATH, envvar=CONFIG_PATH_ENV, show_default=True,
               show_envvar=True, help="The service config file.")
 def command(config_path: Path) -> None:
-    """Run the panel server."""
+    """Run the panel server: the touch panel's HTTP and WebSocket API."""
     # Imported here: FastAPI and uvicorn load only for this command.
     from cryoctl.panel import make_link, serve
 
