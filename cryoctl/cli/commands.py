@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cryoctl.cli import pin, probe, profile
+from cryoctl.cli import panel, pin, probe, profile
 
 
 def register(group: click.Group) -> None:
-    for module in (profile, probe, pin):
+    for module in (profile, probe, pin, panel):
         group.add_command(module.command)
