@@ -51,6 +51,7 @@ __all__ = [
     "EstopRequest",
     "EventMessage",
     "LoadProfileRequest",
+    "Message",
     "PingRequest",
     "Reply",
     "Request",
@@ -58,6 +59,7 @@ __all__ = [
     "StatusReply",
     "StatusRequest",
     "SubscribeRequest",
+    "decode_message",
     "decode_request",
     "encode",
     "jsonable",
@@ -190,6 +192,14 @@ class ErrorReply(_Message):
     message: str
 
 
+#: What the control process sends: a reply to one request, or a push to a subscriber.
+Message = Annotated[
+    Reply | EstopReply | StatusReply | ErrorReply | SnapshotMessage | EventMessage,
+    Field(discriminator="type"),
+]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+
+
 def decode_request(line: bytes) -> Request:
     """One request line; ValueError with a short reason for anything else."""
     if len(line) > MAX_LINE_BYTES:
@@ -204,6 +214,25 @@ def decode_request(line: bytes) -> Request:
         raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
     try:
         return _REQUEST.validate_python(data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ValueError("; ".join(first[:3])) from None
+
+
+def decode_message(line: bytes) -> Message:
+    """One line from the control process; ValueError with a short reason for anything else."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("a message is a JSON object")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
+    try:
+        return _MESSAGE.validate_python(data)
     except ValueError as exc:
         first = str(exc).splitlines()
         raise ValueError("; ".join(first[:3])) from None
