@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cryoctl.cli import pin, probe, profile
+from cryoctl.cli import estop, pin, probe, profile, run, status
 
 
 def register(group: click.Group) -> None:
-    for module in (profile, probe, pin):
+    for module in (profile, probe, pin, run, status, estop):
         group.add_command(module.command)
