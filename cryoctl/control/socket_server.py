@@ -337,6 +337,8 @@ class _Connection:
 
     def _spawn(self, rid: int, coro: Coroutine[Any, Any, BaseModel], *,
                counted: bool = False) -> None:
+        if counted:
+            self._commands_in_flight += 1  # now, not when the task first runs
         task = asyncio.get_running_loop().create_task(self._answer(rid, coro, counted=counted))
         self._tasks.add(task)
         self._server.tasks.add(task)
@@ -345,8 +347,6 @@ class _Connection:
 
     async def _answer(self, rid: int, coro: Coroutine[Any, Any, BaseModel], *,
                       counted: bool) -> None:
-        if counted:
-            self._commands_in_flight += 1
         try:
             message = await coro
         except Exception as exc:  # answered, logged, and the loop goes on
