@@ -259,12 +259,12 @@ class _Connection:
     def reply(self, message: BaseModel) -> None:
         self.send(encode(message))
 
-    def drop(self, reason: str) -> None:
-        """Close at once, discarding what is unsent."""
+    def drop(self, reason: str, *, expected: bool = False) -> None:
+        """Close at once, discarding what is unsent (``expected``: at shut-down, logged at info)."""
         if self.closed:
             return
         self.closed = True
-        self.log.warning("control client dropped", reason=reason)
+        (self.log.info if expected else self.log.warning)("control client dropped", reason=reason)
         self.transport.abort()
 
     def finish(self, message: BaseModel | None = None) -> None:
@@ -525,7 +525,7 @@ class ControlServer:
         connections = list(self._connections)
         await asyncio.gather(*(c.wait_or_cancel(_CLOSE_WAIT_S) for c in connections))
         for conn in connections:
-            conn.drop("the control process is stopping")
+            conn.drop("the control process is stopping", expected=True)
         if self._handlers:
             await asyncio.wait(list(self._handlers), timeout=_CLOSE_WAIT_S)
         if self._server is not None:

@@ -224,6 +224,30 @@ async def test_estop_is_answered_only_after_the_close_went_out(tmp_path: Path) -
         assert again.ok is False and again.reason
 
 
+async def test_an_estop_from_a_client_that_hangs_up_at_once_still_latches(
+        tmp_path: Path) -> None:
+    async with serve(tmp_path) as s, ControlClient(s.path) as c, ControlClient(s.path) as sub:
+        items = sub.subscribe()
+        await anext(items)
+        assert (await c.load_profile(FACE.name)).ok
+        assert (await c.command("start_session")).ok
+        await _phase(c, "treating_armed")
+        raw = await Raw.open(s.path)
+        await raw.send(b'{"v": 1, "id": 1, "type": "estop", "source": "gone"}\n')
+        await raw.aclose()
+        await _phase(c, "estop")
+        events: list[str] = []
+        async with asyncio.timeout(2):
+            async for item in items:
+                if item.type == "event":
+                    events.append(item.event["name"])
+                    if item.event["name"] == "session_ended":
+                        assert item.event["data"]["outcome"] == "estop"
+                        assert item.event["data"]["record"]["profile_sha256"] == FACE.sha256
+                        break
+        assert "session_started" in events and "alarm_raised" in events
+
+
 async def test_estop_is_answered_while_a_command_of_the_same_connection_waits(
         tmp_path: Path) -> None:
     async with serve(tmp_path) as s, ControlClient(s.path) as c:
