@@ -27,7 +27,9 @@ Replies and pushes::
     {"v": 1, "id": 99, "type": "error", "message": "..."}
 
 A snapshot on the wire is :func:`jsonable` of :class:`cryoctl.core.snapshot.Snapshot`
-(see that class for its fields); clients read it with :class:`SnapshotMessage`.
+(see that class for its fields); clients decode every line they receive with
+:func:`decode_message` (a :data:`Message`: a reply, or a push such as
+:class:`SnapshotMessage`).
 """
 
 from __future__ import annotations
