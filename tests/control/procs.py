@@ -142,3 +142,49 @@ def terminate(proc: subprocess.Popen[str], timeout_s: float = 5) -> tuple[int, f
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=timeout_s)
     return code, time.monotonic() - began
+
+
+class NotifyListener:
+    """Stands in for systemd's notify socket: a thread keeps reading, as systemd does.
+
+    (A Unix datagram socket queues only ``net.unix.max_dgram_qlen`` messages, often 10;
+    a reader that waits lets the sender's later messages be refused.)
+    """
+
+    def __init__(self, path: Path) -> None:
+        import socket
+
+        self.path = path
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(os.fspath(path))
+        self._sock.settimeout(0.05)
+        self._lock = threading.Lock()
+        self._said: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def __enter__(self) -> NotifyListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._said.append(data.decode())
+
+    def take(self) -> list[str]:
+        """What was said since the last call."""
+        with self._lock:
+            said, self._said = self._said, []
+        return said

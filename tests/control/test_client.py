@@ -17,6 +17,7 @@ from socket_rig import serve
 
 from cryoctl.client import ControlClient, Disconnected, follow
 from cryoctl.errors import ControlTimeout, ControlUnavailable
+from cryoctl.protocol import decode_message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -110,3 +111,19 @@ async def test_follow_says_disconnected_once_and_comes_back(tmp_path: Path) -> N
             async with asyncio.timeout(2):
                 again = await anext(items)
             assert not isinstance(again, Disconnected) and again.type == "snapshot"
+
+
+def test_every_kind_of_line_from_the_control_process_decodes() -> None:
+    lines = [
+        b'{"v": 1, "id": 1, "type": "reply", "ok": false, "reason": "no"}',
+        b'{"v": 1, "id": 2, "type": "estop", "acknowledged": true}',
+        b'{"v": 1, "id": 3, "type": "status", "snapshot": {"phase": "idle"}}',
+        b'{"v": 1, "type": "error", "message": "line too long"}',
+        b'{"v": 1, "type": "snapshot", "snapshot": {}}',
+        b'{"v": 1, "type": "event", "event": {"name": "state_changed"}}',
+    ]
+    assert [decode_message(line).type for line in lines] == [
+        "reply", "estop", "status", "error", "snapshot", "event"]
+    for bad in (b"[]", b"nope", b'{"v": 1, "type": "launch"}', b'{"v": 2, "type": "event"}'):
+        with pytest.raises(ValueError):
+            decode_message(bad)

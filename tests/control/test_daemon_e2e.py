@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procs import Children, Simulator, cryoctl, terminate, wait_for, write_config
+from procs import (
+    Children,
+    NotifyListener,
+    Simulator,
+    cryoctl,
+    terminate,
+    wait_for,
+    write_config,
+)
 
 from cryoctl.client import ControlClient
 
@@ -82,20 +90,8 @@ def _stop_and_check(children: Children, daemon: Any, sock: Path, sim: Simulator)
     assert [s for s in steps if s in order] == order
 
 
-def _datagrams(sock: socket.socket) -> list[str]:
-    out: list[str] = []
-    while True:
-        try:
-            out.append(sock.recv(4096).decode())
-        except BlockingIOError:
-            return out
-
-
 def test_n2_from_start_to_sigterm(tmp_path: Path) -> None:
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(os.fspath(tmp_path / "notify.sock"))
-    notify.setblocking(False)
-    with Children(tmp_path) as children, notify:
+    with Children(tmp_path) as children, NotifyListener(tmp_path / "notify.sock") as notify:
         sim = children.simulator("n2", "--nozzle", "M")
         daemon, sock, ready_s = _bring_up(
             children, tmp_path, sim, "n2",
@@ -120,7 +116,7 @@ def test_n2_from_start_to_sigterm(tmp_path: Path) -> None:
         assert _status_json(sock)["phase"] == "estop"
         sim.post("trigger", {"pressed": False})
 
-        said = _datagrams(notify)
+        said = notify.take()
         assert any(d.startswith("READY=1") and "STATUS=idle: n2 N2-CRYO" in d for d in said)
         assert any("STATUS=estop" in d for d in said)
         assert said.count("WATCHDOG=1") >= 2
@@ -128,13 +124,13 @@ def test_n2_from_start_to_sigterm(tmp_path: Path) -> None:
         # The unit stops answering: no more watchdog pings, so systemd would step in.
         sim.post("fault", {"name": "drop_all", "active": True})
         time.sleep(0.6)
-        _datagrams(notify)
+        notify.take()
         time.sleep(0.6)
-        assert "WATCHDOG=1" not in _datagrams(notify)
+        assert "WATCHDOG=1" not in notify.take()
         sim.post("fault", {"name": "drop_all", "active": False})
 
         _stop_and_check(children, daemon, sock, sim)
-        assert any(d.startswith("STOPPING=1") for d in _datagrams(notify))
+        assert any(d.startswith("STOPPING=1") for d in notify.take())
 
 
 def stat_mode(path: Path) -> int:
@@ -149,6 +145,12 @@ def test_cj_air_from_start_to_sigterm(tmp_path: Path) -> None:
         assert _status_json(sock)["phase"] in ("idle", "ready")
         snap = asyncio.run(_session(sock, "air-laser-adjunct"))
         assert snap["profile"]["name"] == "air-laser-adjunct"
+        # A second control process on the same socket stops before it touches the unit.
+        second = cryoctl("run", "--config", str(tmp_path / "cryoctl.toml"))
+        assert second.returncode == 2
+        assert "another control process is listening" in second.stderr
+        assert str(sock) in second.stderr
+        assert _status_json(sock)["phase"] == "treating_armed"
         estop = cryoctl("estop", "--socket", str(sock))
         assert estop.returncode == 0, estop.stderr
         assert _status_json(sock)["phase"] == "estop"
