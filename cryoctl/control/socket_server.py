@@ -28,20 +28,17 @@ What it holds to (messages in :mod:`cryoctl.protocol`):
 
 Commands and profile loads run as tasks of their connection (at most
 ``max_in_flight`` at once), so replies may come in another order than their
-requests: clients match them by id. Profiles are looked up off the loop's thread.
+requests: clients match them by id. Profiles are looked up off the loop's thread
+(:mod:`cryoctl.control.requests`); credentials are judged by :mod:`cryoctl.control.peer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import grp
 import os
-import pwd
 import socket
 import stat
-import struct
 from collections.abc import Callable, Collection, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,24 +46,11 @@ import structlog
 from pydantic import BaseModel
 
 from cryoctl.control.controller import Controller
+from cryoctl.control.peer import PeerCredentials, find_group, peer_allowed, peer_credentials
+from cryoctl.control.requests import find_profile, staff_command
 from cryoctl.core.snapshot import ControlEvent, Snapshot
-from cryoctl.core.staff import (
-    Acknowledge,
-    Dismiss,
-    LoadProfile,
-    NextSite,
-    NextZone,
-    Pause,
-    PauseAudio,
-    ResetEstop,
-    ResetFaults,
-    Resume,
-    StaffCommand,
-    StartSession,
-    Stop,
-)
+from cryoctl.core.staff import LoadProfile
 from cryoctl.errors import ProfileError, SocketInUse
-from cryoctl.profile import LoadedProfile, catalogue, shipped_profiles
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
     CommandRequest,
@@ -88,17 +72,7 @@ from cryoctl.protocol import (
     request_id,
 )
 
-__all__ = [
-    "IDLE_TIMEOUT_S",
-    "MAX_BUFFERED_BYTES",
-    "MAX_IN_FLIGHT",
-    "ControlServer",
-    "PeerCredentials",
-    "find_profile",
-    "peer_allowed",
-    "peer_credentials",
-    "staff_command",
-]
+__all__ = ["IDLE_TIMEOUT_S", "MAX_BUFFERED_BYTES", "MAX_IN_FLIGHT", "ControlServer"]
 
 _log = structlog.get_logger("cryoctl.control.socket_server")
 
@@ -112,112 +86,6 @@ MAX_IN_FLIGHT: Final = 8
 _CLOSE_WAIT_S: Final = 1.0
 #: A closing connection whose last line is still unread after this long is aborted.
 _FINISH_GRACE_S: Final = 5.0
-_UCRED = struct.Struct("3i")
-
-
-@dataclass(frozen=True, slots=True)
-class PeerCredentials:
-    """Who is at the other end of a Unix socket (from ``SO_PEERCRED``)."""
-
-    pid: int
-    uid: int
-    gid: int
-
-
-def peer_credentials(sock: socket.socket) -> PeerCredentials:
-    """The connecting process's pid, uid and gid, as the kernel saw them at ``connect``."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    pid, uid, gid = _UCRED.unpack(raw)
-    return PeerCredentials(pid, uid, gid)
-
-
-def _user_name(uid: int) -> str | None:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return None
-
-
-def _group(name: str) -> grp.struct_group | None:
-    try:
-        return grp.getgrnam(name)
-    except KeyError:
-        return None
-
-
-def peer_allowed(
-    peer: PeerCredentials,
-    *,
-    own_uid: int,
-    allowed_groups: Collection[str],
-    group: Callable[[str], grp.struct_group | None] = _group,
-    user_name: Callable[[int], str | None] = _user_name,
-) -> bool:
-    """Root, the service's own user, and members of ``allowed_groups``; nobody else.
-
-    A member is a peer whose primary gid is the group's, or whose user name the group
-    lists (``/etc/group``). Groups are looked up on every call, so a membership change
-    holds from the next connection; a group that does not exist admits nobody.
-    """
-    if peer.uid in (0, own_uid):
-        return True
-    name: str | None = None
-    looked_up = False
-    for group_name in allowed_groups:
-        found = group(group_name)
-        if found is None:
-            continue
-        if peer.gid == found.gr_gid:
-            return True
-        if not looked_up:
-            name, looked_up = user_name(peer.uid), True
-        if name is not None and name in found.gr_mem:
-            return True
-    return False
-
-
-_SIMPLE_COMMANDS: Final[dict[str, Callable[[], StaffCommand]]] = {
-    "start_session": StartSession,
-    "pause": Pause,
-    "resume": Resume,
-    "stop": Stop,
-    "next_zone": NextZone,
-    "next_site": NextSite,
-    "dismiss": Dismiss,
-    "pause_audio": PauseAudio,
-    "reset_estop": ResetEstop,
-    "reset_faults": ResetFaults,
-}
-
-
-def staff_command(request: CommandRequest) -> StaffCommand:
-    """The staff command a ``command`` request names. ValueError for a misplaced field."""
-    if request.command == "acknowledge":
-        return Acknowledge(up_to_seq=request.up_to_seq)
-    if request.up_to_seq is not None:
-        raise ValueError(f"up_to_seq belongs to acknowledge, not {request.command}")
-    return _SIMPLE_COMMANDS[request.command]()
-
-
-def find_profile(name: str, sha256: str | None, directory: Path | None) -> LoadedProfile:
-    """A profile by name among the shipped and the installed ones in ``directory``.
-
-    Without ``sha256`` its highest version (shipped first on a tie); with it, the
-    version with exactly those bytes. ProfileError when there is none. Reads files:
-    call it off the loop's thread.
-    """
-    profiles = catalogue(directory)[0] if directory is not None else shipped_profiles()
-    matches = [p for p in profiles if p.name == name]
-    if not matches:
-        raise ProfileError(f"{name}: no such profile")
-    if sha256 is not None:
-        for loaded in matches:
-            if loaded.sha256 == sha256:
-                return loaded
-        found = ", ".join(p.identity for p in matches)
-        raise ProfileError(f"{name}: no version has sha256 {sha256} (found {found})")
-    best = max(p.version for p in matches)
-    return next(p for p in matches if p.version == best)
 
 
 class _Connection:
@@ -509,7 +377,7 @@ class ControlServer:
         _log.info("control socket listening", path=str(self.path), mode=f"{self.mode:#o}",
                   allowed_groups=list(self.allowed_groups))
         for name in self.allowed_groups:
-            if _group(name) is None:
+            if find_group(name) is None:
                 _log.warning("allowed group does not exist", group=name)
 
     async def close(self) -> None:

@@ -23,7 +23,7 @@ import pytest
 from socket_rig import serve
 from structlog.testing import capture_logs
 
-from cryoctl.control.socket_server import PeerCredentials, peer_allowed, peer_credentials
+from cryoctl.control.peer import PeerCredentials, peer_allowed, peer_credentials
 
 pytestmark = pytest.mark.timeout(30)
 

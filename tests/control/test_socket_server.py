@@ -16,6 +16,7 @@ from socket_rig import Raw, serve
 
 from cryoctl.client import ControlClient
 from cryoctl.control import socket_server
+from cryoctl.control.requests import staff_command
 from cryoctl.control.socket_server import ControlServer
 from cryoctl.errors import RequestRejected, SocketInUse
 from cryoctl.profile import shipped_profiles
@@ -80,7 +81,7 @@ async def test_load_profile_by_name_and_hash_then_a_session(tmp_path: Path) -> N
 def test_every_protocol_command_names_a_staff_command() -> None:
     for name in COMMANDS:
         request = CommandRequest(id=1, type="command", command=name)  # type: ignore[arg-type]
-        assert socket_server.staff_command(request) is not None
+        assert staff_command(request) is not None
 
 
 async def test_malformed_and_unknown_lines_get_errors_and_the_connection_stays(
