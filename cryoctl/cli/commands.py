@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cryoctl.cli import panel, pin, probe, profile
+from cryoctl.cli import estop, panel, pin, probe, profile, run, status
 
 
 def register(group: click.Group) -> None:
-    for module in (profile, probe, pin, panel):
+    for module in (profile, probe, pin, run, status, estop, panel):
         group.add_command(module.command)
