@@ -25,11 +25,12 @@ class SocketLink:
         self.timeout_s = timeout_s
         self._client: ControlClient | None = None
         self._lock = asyncio.Lock()
+        #: The last try to reach the control process failed (requests or the subscription).
+        self._down = False
 
     @property
     def connected(self) -> bool:
-        client = self._client
-        return client is not None and client.closed_reason is None
+        return not self._down
 
     async def _connected(self) -> ControlClient:
         async with self._lock:
@@ -39,8 +40,13 @@ class SocketLink:
                     await client.aclose()
                     self._client = None
                 client = ControlClient(self.path, timeout_s=self.timeout_s)
-                await client.connect()
+                try:
+                    await client.connect()
+                except OSError:
+                    self._down = True
+                    raise
                 self._client = client
+                self._down = False
             return client
 
     async def status(self) -> dict[str, Any]:
@@ -60,10 +66,18 @@ class SocketLink:
 
     async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         client = ControlClient(self.path, timeout_s=self.timeout_s)
-        await client.connect()
+        try:
+            await client.connect()
+        except OSError:
+            self._down = True
+            raise
+        self._down = False
         try:
             async for push in client.subscribe():
                 yield push.model_dump(mode="json")
+        except OSError:
+            self._down = True
+            raise
         finally:
             await client.aclose()
 
