@@ -194,8 +194,9 @@ def simulate(opts: SimulateOptions) -> int:
         print(f"cryoctl: state in {opts.data_dir} (config {config_path})", flush=True)
         for role, pin in pins.items():
             print(f"cryoctl: {role} PIN {pin}", flush=True)
-        print(f"cryoctl: open http://127.0.0.1:{opts.panel_port}/ in a browser "
-              f"(the API at /api/v1/status); Ctrl-C stops everything", flush=True)
+        base = f"http://127.0.0.1:{opts.panel_port}"
+        print(f"cryoctl: the panel server's API at {base}/api/v1/status, described at "
+              f"{base}/openapi.json; Ctrl-C stops everything", flush=True)
 
         async def run() -> int:
             stop_event = asyncio.Event()

@@ -76,7 +76,7 @@ def device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Device]:
             if line.startswith("cryoctl: ") and " PIN " in line:
                 role, pin = line.removeprefix("cryoctl: ").split(" PIN ")
                 pins[role] = pin.strip()
-            if line.startswith("cryoctl: open http"):
+            if line.startswith("cryoctl: the panel server's API"):
                 break
         assert set(pins) == {"staff", "technician"}, "".join(out)
         # keep reading: a pipe nobody reads would stall the daemon's log writes
