@@ -107,6 +107,9 @@ def configure_logging(format: LogFormat | str = LogFormat.AUTO, *, level: str = 
     root.setLevel(level_no)
     # pymodbus logs a deprecation warning on every datastore access in 3.16.
     logging.getLogger("pymodbus").setLevel(max(level_no, logging.ERROR))
+    # transitions logs every callback at info: noise in the journal at each state change
+    # (cryoctl logs the state changes itself, as events with fields).
+    logging.getLogger("transitions").setLevel(max(level_no, logging.WARNING))
     return chosen
 
 

@@ -170,6 +170,8 @@ class Controller:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = False
+        #: run() has returned: nothing will apply a command any more.
+        self._ended = False
         self._subscribed = False
         self.identity: Identity | None = None
         self.last_read_ok_s: float | None = None
@@ -271,6 +273,8 @@ class Controller:
 
     async def submit(self, command: StaffCommand) -> Reply:
         """Queue a staff command; the loop applies it between cycles and answers."""
+        if self._ended:
+            return Reply(False, "the control loop has stopped")
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.append((command, fut))
         self._sleeper.wake()
@@ -299,9 +303,15 @@ class Controller:
                     break
                 await self._wake_once()
         finally:
+            self._ended = True
+            self._healthy = False
             await self._send_close()
             for task in list(self._tasks):
                 task.cancel()
+            while self._queue:  # nobody will apply these now: say so, do not leave them hanging
+                _, fut = self._queue.popleft()
+                if not fut.done():
+                    fut.set_result(Reply(False, "the control loop has stopped"))
             self._publish()
 
     async def _wake_once(self) -> None:

@@ -32,7 +32,6 @@ too), and the socket file is removed.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -171,8 +170,6 @@ async def run_control(config: Config, *, notifier: Notifier, stop_event: asyncio
     Raises StartupFailed (one line) when the unit or the socket cannot be brought up.
     """
     configure_logging(config.log.format)
-    # transitions logs every callback at info: noise in the journal at each state change.
-    logging.getLogger("transitions").setLevel(logging.WARNING)
     began = time.monotonic()
     url, path = config.unit.url, config.control.socket_path
     _log.info("control process starting", url=url, kind=config.unit.kind.value,

@@ -178,3 +178,20 @@ def test_stale_telemetry_stops_a_spray_although_the_trigger_is_fresh() -> None:
     assert not rig.unit.valve_open
     assert rig.treatment.alarms.is_active(AlarmCode.STALE_DATA)
     assert rig.core.supervisor.interventions == 0, "the machine itself must stop it"
+
+
+def test_a_stopped_loop_is_unhealthy_and_answers_what_was_still_queued() -> None:
+    import asyncio
+
+    from cryoctl.core.staff import Pause
+
+    rig = make_rig(N2_CAPABILITIES, nozzle="M", period_s=PERIOD_S)
+    rig.boot(shipped("n2-face-cryomassage"))
+    rig.run(0.1)
+    assert rig.controller.healthy
+    rig.controller.stop()
+    pending = rig.loop.create_task(rig.controller.submit(Pause()))
+    reply = rig.loop.run_until_complete(asyncio.wait_for(pending, 5))
+    assert reply.ok is False, "a command sent as the loop stops is answered, never left hanging"
+    assert rig.task is not None and rig.task.done()
+    assert not rig.controller.healthy
