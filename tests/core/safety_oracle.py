@@ -289,6 +289,8 @@ class Oracle:
             return
         if self.disconnected_since is None:
             self.disconnected_since = t
+            # held like a pause: the pass ends and the session clock stops at the loss
+            self._end_pass(t)
             if self.session_start is not None and self.paused_since is None:
                 self.paused_since = t
         grace_s = self.rig.treatment.link_grace_s
