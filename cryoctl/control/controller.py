@@ -42,13 +42,14 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from cryoctl.control.publisher import Listener, Publisher
 from cryoctl.control.sleeper import RealtimeSleeper, Sleeper
+from cryoctl.control.stats import ControllerStats
+from cryoctl.control.valve import ValveBook
 from cryoctl.core.cycle import ControlCore, Output
 from cryoctl.core.machine import DISCONNECTED, SELFTEST
 from cryoctl.core.port import (
@@ -63,22 +64,7 @@ from cryoctl.core.port import (
     Status,
 )
 from cryoctl.core.snapshot import Snapshot
-from cryoctl.core.staff import (
-    Acknowledge,
-    Dismiss,
-    LoadProfile,
-    NextSite,
-    NextZone,
-    Pause,
-    PauseAudio,
-    Reply,
-    ResetEstop,
-    ResetFaults,
-    Resume,
-    StaffCommand,
-    StartSession,
-    Stop,
-)
+from cryoctl.core.staff import LoadProfile, Reply, StaffCommand, treatment_step
 from cryoctl.core.supervisor import SafetySupervisor
 from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import ConfigMismatch, DeviceError, MachineRefused
@@ -105,21 +91,6 @@ def default_protection(kind: DeviceKind) -> Protection:
     if kind is DeviceKind.N2:
         return Protection(watchdog_ms=500, lease_ms=200)
     return Protection(watchdog_ms=500, max_open_ms=ceilings.CJAIR_MAX_OPEN_MS_MIN)
-
-
-@dataclass
-class ControllerStats:
-    """Counts for diagnostics and metrics."""
-
-    cycles: int = 0
-    late_cycles: int = 0
-    read_errors: int = 0
-    write_errors: int = 0
-    closes_sent: int = 0
-    closes_confirmed: int = 0
-    close_failures: int = 0
-    uncommanded_opens: int = 0
-    internal_errors: int = 0
 
 
 #: What an observer hears: each output as it goes out, with the status it was decided on.
@@ -154,13 +125,6 @@ class Controller:
         self.protection = protection or default_protection(port.capabilities.kind)
         self._lease = port.capabilities.expiry is Expiry.LEASE
         self._observer = observer
-        #: The host believes the valve commanded open (an open was acknowledged).
-        self._open_sent = False
-        #: A close went out and no status read after it has shown the valve closed.
-        self._close_pending = True
-        self._close_sent_at_s = -math.inf
-        #: One more for every close sent (an open awaited across a close is re-closed).
-        self._close_gen = 0
         self._airflow_level: int | None = None
         self._cap_retry_at_s = -math.inf
         self._last_heartbeat_s = -math.inf
@@ -176,6 +140,7 @@ class Controller:
         self.identity: Identity | None = None
         self.last_read_ok_s: float | None = None
         self.stats = ControllerStats()
+        self._valve = ValveBook(port, treatment, clock, self.stats)
         self.publisher = Publisher(treatment)
 
     # -- what others read ---------------------------------------------------------
@@ -186,7 +151,7 @@ class Controller:
 
     @property
     def close_pending(self) -> bool:
-        return self._close_pending
+        return self._valve.close_pending
 
     @property
     def healthy(self) -> bool:
@@ -197,7 +162,7 @@ class Controller:
         return self.publisher.snapshot(
             self._clock(),
             healthy=self._healthy,
-            close_pending=self._close_pending,
+            close_pending=self._valve.close_pending,
             identity=self.identity,
         )
 
@@ -216,7 +181,7 @@ class Controller:
         self._loop = asyncio.get_running_loop()
         self.identity = await self.port.connect()
         # A (re)started controller never inherits an open valve.
-        await self._send_close()
+        await self._valve.close()
         self.treatment.on_connected(self._clock())
         mismatch = await self._selftest()
         if mismatch is not None:
@@ -267,7 +232,7 @@ class Controller:
         out = self.core.run(now, lambda at: self.treatment.estop(source, at))
         self._observe(out)
         _log.warning("estop requested", source=source)
-        acknowledged = await self._send_close()
+        acknowledged = await self._valve.close()
         self._publish()
         return acknowledged
 
@@ -305,7 +270,7 @@ class Controller:
         finally:
             self._ended = True
             self._healthy = False
-            await self._send_close()
+            await self._valve.close()
             for task in list(self._tasks):
                 task.cancel()
             while self._queue:  # nobody will apply these now: say so, do not leave them hanging
@@ -334,7 +299,7 @@ class Controller:
             self.stats.internal_errors += 1
             self._healthy = False
             _log.exception("control cycle failed; valve closed, heartbeats held back")
-            await self._send_close()
+            await self._valve.close()
         self._publish()
 
     async def _drain(self) -> None:
@@ -356,13 +321,7 @@ class Controller:
         if isinstance(command, LoadProfile):
             await self.load_profile(command.loaded)
             return Reply(True)
-        step: Callable[[float], Commands]
-        if isinstance(command, Acknowledge):
-            seq = command.up_to_seq
-            step = lambda now: t.acknowledge_alarms(now, up_to_seq=seq)  # noqa: E731
-        else:
-            step = self._steps()[type(command)]
-        out = self.core.run(self._clock(), step)
+        out = self.core.run(self._clock(), treatment_step(t, command))
         await self._apply(out)
         c = out.commands
         for wanted, name, write in (
@@ -373,21 +332,6 @@ class Controller:
                 t.refusals = (f"the unit did not take the reset ({name})",)
                 return Reply(False, "the unit did not take the reset")
         return Reply(True)
-
-    def _steps(self) -> dict[type, Callable[[float], Commands]]:
-        t = self.treatment
-        return {
-            StartSession: t.start_session,
-            Pause: t.pause,
-            Resume: t.resume,
-            Stop: t.finish,
-            NextZone: t.next_zone,
-            NextSite: t.next_site,
-            Dismiss: t.dismiss,
-            PauseAudio: t.pause_audio,
-            ResetEstop: t.request_estop_reset,
-            ResetFaults: t.request_fault_reset,
-        }
 
     async def _cycle(self, *, late_s: float) -> None:
         self.stats.cycles += 1
@@ -412,7 +356,7 @@ class Controller:
         now = self._clock()
         out = self.core.on_status(status, now)
         self._healthy = on_time
-        self._judge_valve(status, now)
+        self._valve.judge(status, now)
         await self._apply(out, status, renew=self._healthy)
         due = now - self._last_heartbeat_s >= self._heartbeat_every_s - _TIME_EPS_S
         if self._healthy and due:
@@ -440,7 +384,7 @@ class Controller:
         t = self.treatment
         try:
             self.identity = await self.port.connect()
-            await self._send_close()
+            await self._valve.close()
             t.on_connected(self._clock())
             await self._selftest()
         except Exception as exc:  # the link is still gone: try again next cycle
@@ -463,8 +407,8 @@ class Controller:
             return
         out = self.core.on_event(event, self._clock())
         self._observe(out)
-        if not out.valve_open and self._open_sent:
-            self._spawn(self._send_close())
+        if not out.valve_open and self._valve.open_sent:
+            self._spawn(self._valve.close())
         self._sleeper.wake()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -477,56 +421,8 @@ class Controller:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.stats.internal_errors += 1
-            self._close_pending = True
+            self._valve.close_pending = True
             _log.error("background close failed", exc_info=task.exception())
-
-    # -- the valve -------------------------------------------------------------------
-
-    def _judge_valve(self, status: Status, now: float) -> None:
-        """Confirm a pending close, or catch a valve open that the host did not open."""
-        if status.valve_at_s < self._close_sent_at_s or status.read_at_s < self._close_sent_at_s:
-            return  # read before the last close went out: it cannot confirm it
-        if self._close_pending and not status.valve_commanded and status.valve_feedback is not True:
-            self._close_pending = False
-            self.stats.closes_confirmed += 1
-            self.treatment.on_close_confirmed(now)
-        elif not self._open_sent and status.valve_commanded:
-            self.stats.uncommanded_opens += 1
-            self._close_pending = True
-            self.treatment.on_uncommanded_open("the unit reports the valve open after a close", now)
-            _log.error("valve open without a command", phase=self.treatment.phase.value)
-
-    async def _send_close(self) -> bool:
-        """Close now; on failure the close stays pending and goes out again next cycle."""
-        self._open_sent = False
-        self._close_pending = True
-        self._close_gen += 1
-        self._close_sent_at_s = self._clock()
-        self.stats.closes_sent += 1
-        try:
-            await self.port.close_valve()
-        except Exception as exc:  # any failure: the close is sent again until confirmed
-            self.stats.close_failures += 1
-            detail = str(exc) or type(exc).__name__
-            self.treatment.on_write_error("close", detail, self._clock())
-            _log.error("close failed; sending again", error=detail)
-            return False
-        return True
-
-    async def _send_open(self) -> None:
-        gen = self._close_gen
-        try:
-            await self.port.open_valve()
-        except Exception as exc:  # refused or lost: the unit stays shut, the core books it
-            out = self.core.on_open_refused(self._clock(), f"unit refused to open: {exc}")
-            self._observe(out)
-            await self._send_close()
-            return
-        if gen != self._close_gen or not self.treatment.commands().valve_open:
-            # A close went out (or was decided) while the open was on its way.
-            await self._send_close()
-        else:
-            self._open_sent = True
 
     async def _write(self, name: str, write: Callable[[], Awaitable[None]]) -> bool:
         try:
@@ -545,17 +441,17 @@ class Controller:
         """Send what ``out`` asks; a lease is renewed only by a healthy cycle (``renew``)."""
         self._observe(out, status)
         c = out.commands
-        if out.valve_open and not self._open_sent:
+        if out.valve_open and not self._valve.open_sent:
             await self._follow_open_cap(c)  # a zone's cap is in force before it opens
         if not out.valve_open:
             now = self._clock()
-            resend = self._close_pending and (
-                out.close_first or now - self._close_sent_at_s >= self.period_s / 2
+            resend = self._valve.close_pending and (
+                out.close_first or now - self._valve.close_sent_at_s >= self.period_s / 2
             )
-            if self._open_sent or resend:
-                await self._send_close()
-        elif not self._open_sent or (self._lease and renew):
-            await self._send_open()
+            if self._valve.open_sent or resend:
+                await self._valve.close()
+        elif not self._valve.open_sent or (self._lease and renew):
+            await self._valve.open(self._open_refused)
         if c.airflow_level is not None and c.airflow_level != self._airflow_level:
             self._airflow_level = c.airflow_level
             await self._write(
@@ -583,6 +479,10 @@ class Controller:
 
     # -- bookkeeping -------------------------------------------------------------------
 
+    def _open_refused(self, detail: str) -> None:
+        """The unit would not open: the core books the close (the valve book sends it)."""
+        self._observe(self.core.on_open_refused(self._clock(), f"unit refused to open: {detail}"))
+
     def _observe(self, out: Output, status: Status | None = None) -> None:
         if self._observer is not None:
             self._observer(out, status if status is not None else self.treatment.status)
@@ -591,7 +491,7 @@ class Controller:
         self.publisher.publish(
             self._clock(),
             healthy=self._healthy,
-            close_pending=self._close_pending,
+            close_pending=self._valve.close_pending,
             identity=self.identity,
         )
 

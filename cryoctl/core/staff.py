@@ -8,9 +8,15 @@ applies them between cycles, one at a time, and answers each with a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryoctl.profile import LoadedProfile
+
+if TYPE_CHECKING:
+    from cryoctl.core.commands import Commands
+    from cryoctl.core.treatment import Treatment
 
 __all__ = [
     "Acknowledge",
@@ -27,6 +33,7 @@ __all__ = [
     "StaffCommand",
     "StartSession",
     "Stop",
+    "treatment_step",
 ]
 
 
@@ -116,3 +123,23 @@ class Reply:
 
     ok: bool
     reason: str = ""
+
+
+def treatment_step(t: Treatment, command: StaffCommand) -> Callable[[float], Commands]:
+    """The treatment core's entry point a command calls (``LoadProfile`` is the shell's)."""
+    if isinstance(command, Acknowledge):
+        seq = command.up_to_seq
+        return lambda now: t.acknowledge_alarms(now, up_to_seq=seq)
+    steps: dict[type, Callable[[float], Commands]] = {
+        StartSession: t.start_session,
+        Pause: t.pause,
+        Resume: t.resume,
+        Stop: t.finish,
+        NextZone: t.next_zone,
+        NextSite: t.next_site,
+        Dismiss: t.dismiss,
+        PauseAudio: t.pause_audio,
+        ResetEstop: t.request_estop_reset,
+        ResetFaults: t.request_fault_reset,
+    }
+    return steps[type(command)]
