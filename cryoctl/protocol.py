@@ -39,7 +39,7 @@ import enum
 import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 
@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 1
+_T = TypeVar("_T")
 #: Longest line either side accepts; a longer one is refused and the rest skipped.
 MAX_LINE_BYTES = 64 * 1024
 
@@ -202,8 +203,7 @@ Message = Annotated[
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 
 
-def decode_request(line: bytes) -> Request:
-    """One request line; ValueError with a short reason for anything else."""
+def _decode(line: bytes, adapter: TypeAdapter[_T], what: str) -> _T:
     if len(line) > MAX_LINE_BYTES:
         raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
     try:
@@ -211,33 +211,24 @@ def decode_request(line: bytes) -> Request:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError("a request is a JSON object")
+        raise ValueError(f"a {what} is a JSON object")
     if data.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
     try:
-        return _REQUEST.validate_python(data)
+        return adapter.validate_python(data)
     except ValueError as exc:
         first = str(exc).splitlines()
         raise ValueError("; ".join(first[:3])) from None
+
+
+def decode_request(line: bytes) -> Request:
+    """One request line; ValueError with a short reason for anything else."""
+    return _decode(line, _REQUEST, "request")
 
 
 def decode_message(line: bytes) -> Message:
     """One line from the control process; ValueError with a short reason for anything else."""
-    if len(line) > MAX_LINE_BYTES:
-        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
-    try:
-        data = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError("a message is a JSON object")
-    if data.get("v") != PROTOCOL_VERSION:
-        raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
-    try:
-        return _MESSAGE.validate_python(data)
-    except ValueError as exc:
-        first = str(exc).splitlines()
-        raise ValueError("; ".join(first[:3])) from None
+    return _decode(line, _MESSAGE, "message")
 
 
 def request_id(line: bytes) -> int | None:
