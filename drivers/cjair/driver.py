@@ -10,6 +10,7 @@ read; the poller's docstring gives the bounds (input registers never older than
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Final
 
@@ -44,6 +45,7 @@ from drivers.cjair.registers import (
     MAX_OPEN_MS_RANGE,
     MODEL,
     NOZZLE_CODES,
+    VALVE_TRAVEL_MS,
     WATCHDOG_MS_RANGE,
     Coil,
     Discrete,
@@ -72,6 +74,11 @@ CAPABILITIES: Final = Capabilities(
 _BEATS_KEPT = 100
 #: The ICD has no serial-number register.
 SERIAL_UNREPORTED: Final = "unreported"
+
+#: How long start-up waits for OUTLET_OPEN_FB to follow a close it finds travelling
+#: (the ICD's travel allowance plus one re-read), and how often it looks again.
+_TRAVEL_WAIT_S: Final = VALVE_TRAVEL_MS / 1000 + 0.05
+_TRAVEL_POLL_S: Final = 0.01
 
 _log = structlog.get_logger("drivers.cjair")
 
@@ -210,6 +217,14 @@ class CjAirDriver:
         discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
         commanded = coils[Coil.OUTLET_OPEN]
         feedback = discretes[Discrete.OUTLET_OPEN_FB]
+        if feedback and not commanded:
+            # A close written just before (the controller closes first on every connect
+            # and reconnect, often while the outlet is still open) is travelling: the ICD
+            # gives the feedback VALVE_TRAVEL_MS to follow. Refusing at once put every
+            # link that came back within the unit's watchdog, mid-spray, into a latched
+            # CONFIG_MISMATCH fault for a valve that was only still travelling (30 ms in
+            # the simulator); see tests/integration, the short drop around a release.
+            feedback = await self._feedback_still_open()
         if commanded or feedback:
             if commanded:
                 await self.close_valve()
@@ -217,6 +232,18 @@ class CjAirDriver:
                 f"outlet not closed at start-up "
                 f"(OUTLET_OPEN={int(commanded)}, OUTLET_OPEN_FB={int(feedback)})"
             )
+
+    async def _feedback_still_open(self) -> bool:
+        """Re-read OUTLET_OPEN_FB until it shows closed or the travel allowance is over."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _TRAVEL_WAIT_S
+        while True:
+            await asyncio.sleep(_TRAVEL_POLL_S)
+            discretes = await self._bus.read_discretes(DISCRETE_BLOCK)
+            if not discretes[Discrete.OUTLET_OPEN_FB]:
+                return False
+            if loop.time() >= deadline:
+                return True
 
     def _refuse_to_arm(self, reason: str) -> ConfigMismatch:
         message = f"{self._bus.url}: refusing to arm: {reason}"

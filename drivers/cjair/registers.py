@@ -101,6 +101,10 @@ TEMP_SETPOINT_C10_RANGE: Final = Range("TEMP_SETPOINT", -600, -200)
 WATCHDOG_MS_RANGE: Final = Range("WATCHDOG_MS", 100, 5000)
 MAX_OPEN_MS_RANGE: Final = Range("MAX_OPEN_MS", 500, 60000)
 
+#: ICD: VALVE_MISMATCH once OUTLET_OPEN_FB has differed from the command for more than
+#: this; until then a feedback that trails the command is the valve travelling.
+VALVE_TRAVEL_MS: Final = 100
+
 #: FAULT_BITS, by bit number.
 FAULT_BIT_NAMES: Final = (
     "WATCHDOG",

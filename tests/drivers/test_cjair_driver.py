@@ -119,6 +119,30 @@ async def test_outlet_open_at_start_up_refuses_to_arm(
     assert peer.coils[0] is False  # and it was closed
 
 
+async def test_a_close_still_travelling_at_start_up_is_waited_for(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    """OUTLET_OPEN reads 0 but the feedback still 1 (a close written just before): the
+    ICD gives the valve 100 ms to follow, so start-up waits for it instead of refusing."""
+    peer.discretes[3] = True
+    asyncio.get_running_loop().call_later(0.04, peer.discretes.__setitem__, 3, False)
+    await driver.connect()
+    got = await driver.configure(Protection(watchdog_ms=400, max_open_ms=15000))
+    assert got == Protection(watchdog_ms=400, max_open_ms=15000)
+    assert peer.functions().count(FC_DISCRETES) >= 2
+
+
+async def test_a_feedback_that_stays_open_past_the_travel_time_refuses_to_arm(
+    driver: CjAirDriver, peer: ModbusPeer
+) -> None:
+    peer.discretes[3] = True
+    await driver.connect()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ConfigMismatch, match="OUTLET_OPEN=0, OUTLET_OPEN_FB=1"):
+        await driver.configure(Protection(watchdog_ms=400, max_open_ms=15000))
+    assert asyncio.get_running_loop().time() - started >= 0.1
+
+
 @pytest.mark.parametrize(
     "protection",
     [
