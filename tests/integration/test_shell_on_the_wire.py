@@ -1,12 +1,12 @@
 """The controller shell on real transports in real time, measured at the unit.
 
-Each test runs the real :class:`~cryoctl.controller.Controller` (treatment core, alarm
+Each test runs the real :class:`~cryoctl.control.controller.Controller` (treatment core, alarm
 manager, safety supervisor, ``time.monotonic``, the default realtime sleeper, 50 Hz)
 around the real driver, opened from the URL of a simulated unit that the simulator's
 fixtures serve over TCP on 127.0.0.1 or on a pty (CJ-Air: Modbus RTU; N2: its line
 protocol). What the valve did is read from the unit's own valve history, never
 only from what the controller believes; the link faults (``drop_all``, ``delay``) are
-the simulator's. What the shell promises is in :mod:`cryoctl.controller`'s docstring;
+the simulator's. What the shell promises is in :mod:`cryoctl.control.controller`'s docstring;
 the layers of safety behind it in DESIGN.md ("Safety in layers").
 
 Cases: a press opens and a release closes at the unit; a panel e-stop on a link that
@@ -30,13 +30,13 @@ from typing import Any
 import pytest
 from wire_rig import HOST_CLOSE, PERIOD_S, TARGETS, UNIT_EXPIRY, Move, Rig, shipped, until, wired
 
-from cryoctl.alarms import AlarmCode
-from cryoctl.cycle import Output
-from cryoctl.machine import Phase
-from cryoctl.port import Status
+from cryoctl.core.alarms import AlarmCode
+from cryoctl.core.cycle import Output
+from cryoctl.core.machine import Phase
+from cryoctl.core.port import Status
+from cryoctl.core.staff import NextZone, Stop
 from cryoctl.profile import parse_profile
 from cryoctl.profile.shipped import SHIPPED_PACKAGE
-from cryoctl.staff import NextZone, Stop
 
 ALL = list(TARGETS)
 TCP = ["n2_tcp", "cjair_tcp"]
@@ -341,7 +341,8 @@ async def test_late_answers_while_spraying_close_raise_an_alarm_and_need_a_new_p
             lambda: bool(rig.raised() & LINK_ALARMS), 2.0, "an alarm for the link", rig,
         )
         await until(
-            lambda: rig.phase in (Phase.IDLE, Phase.FAULT, Phase.ARMED) and rig.controller.healthy,
+            lambda: rig.phase in (Phase.IDLE, Phase.FAULT, Phase.ARMED, Phase.PAUSED)
+            and rig.controller.healthy,
             3.0, "the link back", rig,
         )
         back_in = time.monotonic() - late_at
@@ -397,11 +398,17 @@ async def test_a_reconnect_after_a_drop_reads_the_protection_back_and_sprays_not
             lambda: rig.phase not in (Phase.DISCONNECTED, Phase.SELFTEST), 3.0, "back", rig
         )
         back_in = time.monotonic() - cleared_at
-        assert rig.phase is Phase.IDLE, rig.describe()
+        # back within the grace time: the session is held, paused (a resume and a new
+        # press to spray again)
+        assert rig.phase is Phase.PAUSED, rig.describe()
+        assert rig.treatment.session is not None and not rig.treatment.records
+        if target.cjair:
+            wanted_ms = rig.treatment.open_cap_wanted_ms()
+            await until(lambda: rig.sim.state()["holding"]["MAX_OPEN_MS"] == wanted_ms, 2.0,
+                        "the zone's open cap written again", rig)
         state = rig.sim.state()
         if target.cjair:
             assert state["holding"]["WATCHDOG_MS"] == protection.watchdog_ms
-            assert state["holding"]["MAX_OPEN_MS"] == protection.max_open_ms
             assert fault_resets(rig) > resets_before
         else:
             assert state["wdt_ms"] == protection.watchdog_ms
@@ -410,7 +417,6 @@ async def test_a_reconnect_after_a_drop_reads_the_protection_back_and_sprays_not
             tripped = [t for t, bits in history if int(bits, 16) & 1 and t >= dropped_at]
             assert tripped, history
             assert history[-1][1] == "0000" and history[-1][0] >= cleared_at, history
-        assert rig.treatment.records[-1].outcome == "interrupted"
         assert AlarmCode.COMM_LOST in rig.raised()
         assert not rig.sim.valve_open()
         close = first_close(rig, dropped_at)

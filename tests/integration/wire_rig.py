@@ -1,7 +1,7 @@
 """The real controller on a real driver, talking to a simulated unit over a real wire.
 
 Everything runs in real time: the controller's loop at 50 Hz with the default
-:class:`~cryoctl.sleeper.RealtimeSleeper` and ``time.monotonic``, the driver opened
+:class:`~cryoctl.control.sleeper.RealtimeSleeper` and ``time.monotonic``, the driver opened
 from the simulator fixture's URL, and the unit on its own event loop in a thread
 (the simulator's pytest fixtures). What the valve did is read from the unit's own
 valve history, in the unit's clock, and moved onto the host's clock here, so a test
@@ -25,14 +25,14 @@ from typing import Any
 
 import httpx
 
-from cryoctl.alarms import AlarmCode, AlarmManager
-from cryoctl.controller import Controller, Observer
-from cryoctl.machine import Phase
-from cryoctl.port import DevicePort
+from cryoctl.control.controller import Controller, Observer
+from cryoctl.core.alarms import AlarmCode, AlarmManager
+from cryoctl.core.machine import Phase
+from cryoctl.core.port import DevicePort
+from cryoctl.core.staff import Dismiss, LoadProfile, ResetFaults, StartSession, Stop
+from cryoctl.core.supervisor import SafetySupervisor
+from cryoctl.core.treatment import Treatment
 from cryoctl.profile import LoadedProfile, shipped_profiles
-from cryoctl.staff import Dismiss, LoadProfile, ResetFaults, StartSession, Stop
-from cryoctl.supervisor import SafetySupervisor
-from cryoctl.treatment import Treatment
 from drivers.cjair.driver import CjAirDriver
 from drivers.n2.driver import N2Driver
 from simulator.cjair.registers import Coil, Holding, to_unsigned16
