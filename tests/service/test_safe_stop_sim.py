@@ -194,7 +194,11 @@ def test_the_example_config_on_a_board_without_the_adapter(tmp_path: Path) -> No
 
 
 def test_a_silent_unit_is_given_up_on_within_the_deadlines(tmp_path: Path) -> None:
-    """A peer that accepts the connection and never answers."""
+    """A peer that accepts the connection and never answers.
+
+    The N2 driver gives up on ID by itself (its own answer timeout, well inside
+    safe-stop's 2 s for the connect); the in-process tests hold each deadline.
+    """
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -224,7 +228,7 @@ def test_a_silent_unit_is_given_up_on_within_the_deadlines(tmp_path: Path) -> No
                 conn.close()
     assert done.returncode == 0, done.stderr
     assert accepted  # it did connect
-    # the three deadlines (2 + 1 + 1 s) and the interpreter's start, nothing more
+    # at most the three deadlines (2 + 1 + 1 s) and the interpreter's start
     assert elapsed < 8.0
     errors = [e for e in json_lines(done.stdout) if e["level"] == "error"]
     assert errors and all(e["url"] == url for e in errors)
