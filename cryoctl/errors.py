@@ -7,6 +7,11 @@
     ├── ConfigError (ValueError)         a configuration value or command-line value is wrong
     ├── AddressError (ValueError)        a unit URL is malformed or names an unknown scheme
     ├── MachineRefused                   the treatment machine refused a request in its state
+    ├── StartupFailed                    the control process could not start (unit, socket)
+    ├── ControlUnavailable (OSError)     the control socket cannot be reached, or its link broke
+    │   └── ControlTimeout (TimeoutError) the control process did not answer a request in time
+    ├── RequestRejected (ValueError)     the control process answered a request with an error
+    ├── SocketInUse (OSError)            another process listens on the control socket's path
     └── DeviceError                      anything between the host and a unit
         ├── DeviceUnavailable (OSError)  the port cannot be opened / the link is down
         ├── DeviceTimeout (TimeoutError) the unit did not answer in time
@@ -55,6 +60,29 @@ class AddressError(CryoctlError, ValueError):
 
 class MachineRefused(CryoctlError):
     """The treatment machine refused a request in its current state."""
+
+
+class StartupFailed(CryoctlError):
+    """The control process could not start: the unit, its protection read-back, or the socket.
+
+    The message is one line naming what failed (the unit URL, or the socket path).
+    """
+
+
+class ControlUnavailable(CryoctlError, OSError):
+    """The control socket cannot be reached (no daemon, no permission) or the link to it broke."""
+
+
+class ControlTimeout(ControlUnavailable, TimeoutError):
+    """The control process did not answer a request within its deadline."""
+
+
+class RequestRejected(CryoctlError, ValueError):
+    """The control process answered a request with an error (malformed, unknown, too long)."""
+
+
+class SocketInUse(CryoctlError, OSError):
+    """Another process is listening on the control socket's path (or it is not a socket)."""
 
 
 class DeviceError(CryoctlError):

@@ -27,7 +27,9 @@ Replies and pushes::
     {"v": 1, "id": 99, "type": "error", "message": "..."}
 
 A snapshot on the wire is :func:`jsonable` of :class:`cryoctl.core.snapshot.Snapshot`
-(see that class for its fields); clients read it with :class:`SnapshotMessage`.
+(see that class for its fields); clients decode every line they receive with
+:func:`decode_message` (a :data:`Message`: a reply, or a push such as
+:class:`SnapshotMessage`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ __all__ = [
     "EstopRequest",
     "EventMessage",
     "LoadProfileRequest",
+    "Message",
     "PingRequest",
     "Reply",
     "Request",
@@ -58,6 +61,7 @@ __all__ = [
     "StatusReply",
     "StatusRequest",
     "SubscribeRequest",
+    "decode_message",
     "decode_request",
     "encode",
     "jsonable",
@@ -190,6 +194,14 @@ class ErrorReply(_Message):
     message: str
 
 
+#: What the control process sends: a reply to one request, or a push to a subscriber.
+Message = Annotated[
+    Reply | EstopReply | StatusReply | ErrorReply | SnapshotMessage | EventMessage,
+    Field(discriminator="type"),
+]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
+
+
 def decode_request(line: bytes) -> Request:
     """One request line; ValueError with a short reason for anything else."""
     if len(line) > MAX_LINE_BYTES:
@@ -204,6 +216,25 @@ def decode_request(line: bytes) -> Request:
         raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
     try:
         return _REQUEST.validate_python(data)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise ValueError("; ".join(first[:3])) from None
+
+
+def decode_message(line: bytes) -> Message:
+    """One line from the control process; ValueError with a short reason for anything else."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("a message is a JSON object")
+    if data.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"protocol version must be {PROTOCOL_VERSION}")
+    try:
+        return _MESSAGE.validate_python(data)
     except ValueError as exc:
         first = str(exc).splitlines()
         raise ValueError("; ".join(first[:3])) from None

@@ -187,12 +187,11 @@ class SafetySupervisor:
         if st is not None and st.o2_pct is not None and st.o2_pct < _O2_FAULT_PCT:
             return "oxygen below 18 %"
         answer = self._answer_at_s
-        if answer is not None and now - answer > _LOST_PERIODS * self._period_s:
-            # A lost link: the next open needs a new press, whatever the machine says;
-            # gone longer than the grace time, the session is over.
-            self._need_release = self._need_release or self._trigger_down
-            if now - answer > ctx.link_grace_s:
-                return "no answer from the unit"
+        # A link gone longer than the grace time ends the session. (A shorter outage
+        # closed the valve: the close already asks for a new press.)
+        if answer is not None and now - answer > max(_LOST_PERIODS * self._period_s,
+                                                     ctx.link_grace_s):
+            return "no answer from the unit"
         return None
 
     def _status_reasons(self, now: float, st: Status | None, ctx: SupervisorContext) -> list[str]:

@@ -30,6 +30,7 @@ __all__ = [
     "catalogue",
     "file_name_for",
     "install_profile",
+    "install_profile_bytes",
     "installed_profiles",
 ]
 
@@ -175,8 +176,19 @@ def install_profile(
     Raises ProfileError for an invalid or conflicting profile, OSError when the
     folder cannot be written (or another install holds it too long).
     """
-    data = read_limited(path)
-    new = parse_profile(data, source=os.fsdecode(path))
+    return install_profile_bytes(read_limited(path), directory, source=os.fsdecode(path),
+                                 lock_wait_s=lock_wait_s)
+
+
+def install_profile_bytes(
+    data: bytes, directory: Path, *, source: str, lock_wait_s: float = 5.0
+) -> InstallResult:
+    """Validate a profile's bytes and install them into ``directory`` (an upload).
+
+    The same checks and the same atomic write as :func:`install_profile`; ``source``
+    names the bytes in every problem line.
+    """
+    new = parse_profile(data, source=source)
     unchanged = _same_identity(new, shipped_profiles(), "shipped")
     if unchanged is not None:
         return unchanged

@@ -147,12 +147,14 @@ def test_a_short_outage_does_not_halt_but_the_next_open_needs_a_new_press() -> N
     sup = SafetySupervisor(control_period_s=0.02)
     ctx = replace(context(), link_grace_s=10.0)
     first = status(0.0)
-    assert not sup.check(0.0, first, False, ctx).force_close
-    sup.check(0.5, first, False, ctx)  # half a second with no new answer
+    assert not sup.check(0.0, first, True, ctx).force_close  # spraying
+    sup.check(0.5, first, False, ctx)  # half a second with no new answer: closed
     held = sup.check(0.52, status(0.52), True, ctx)
-    assert held.reasons == ("trigger not released since the last close",)
+    assert "trigger not released since the last close" in held.reasons
+    assert not any(r.startswith("session halted") for r in held.reasons)
     sup.check(0.54, status(0.54, trigger=False), False, ctx)
-    assert not sup.check(0.56, status(0.56), True, ctx).force_close
+    later = 0.5 + ctx.rest_s + 0.1  # after the zone's rest, a new press sprays again
+    assert not sup.check(later, status(later), True, ctx).force_close
 
 
 def test_supervisor_counts_dwell_rest_and_passes_itself() -> None:

@@ -545,8 +545,10 @@ class SafetyRules(RuleBasedStateMachine):
 
     @rule(after_s=st.floats(0.05, 0.4))
     def readings_freeze_mid_spray(self, after_s: float) -> None:
-        """The unit's answers keep coming with the same readings (a frozen link)."""
+        """The unit's answers keep coming with the same readings (a frozen link), in zone b,
+        whose dwell is longer than a frozen reading may be sprayed on."""
         self._fresh_pass()
+        self.move("next_zone")
         self.press()
         self.rig.run(after_s)
         self.rig.unit.inputs.frozen = True

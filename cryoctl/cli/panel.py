@@ -1,0 +1,41 @@
+"""``cryoctl panel``: run the panel server (the touch panel's HTTP and WebSocket API).
+
+It reads the service config, reaches the control process through its socket
+(``control.socket_path``) and serves on ``api.bind``:``api.port``. Exit status 1
+with one line per problem for a bad config, or one line when the control socket
+client is missing; never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cryoctl.config import CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, load_config
+from cryoctl.errors import ConfigError
+from cryoctl.logging import configure_logging
+
+
+@click.command("panel")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=DEFAULT_CONFIG_PATH, envvar=CONFIG_PATH_ENV, show_default=True,
+              show_envvar=True, help="The service config file.")
+def command(config_path: Path) -> None:
+    """Run the panel server: the touch panel's HTTP and WebSocket API."""
+    # Imported here: FastAPI and uvicorn load only for this command.
+    from cryoctl.panel import make_link, serve
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1) from None
+    try:
+        link = make_link(config)
+    except ImportError as exc:
+        click.echo(f"cryoctl panel: {exc}", err=True)
+        raise SystemExit(1) from None
+    configure_logging(config.log.format)
+    serve(config, link)

@@ -1,0 +1,84 @@
+"""What the panel server needs from the control process: the :class:`ControlLink` port.
+
+The panel holds no device and makes no safety decision; every command is a request
+on the control socket (:mod:`cryoctl.protocol`) and every state it shows is a
+snapshot the control process sent. The routes see the socket only through this
+port, so tests run them against a fake and the socket client plugs in unchanged.
+
+The contract a link keeps:
+
+- every coroutine raises :class:`OSError` (``ConnectionError``, ``FileNotFoundError``
+  for a missing socket, ``TimeoutError``) when the control process cannot be reached
+  or does not answer; the panel answers 503 and says so. The panel also bounds each
+  call with its own timeout, so a link that hangs is treated the same way;
+- ``status()`` answers a snapshot dict (:class:`cryoctl.core.snapshot.Snapshot` as
+  :func:`cryoctl.protocol.jsonable` makes it), ``command()`` and ``load_profile()``
+  the ``(ok, reason)`` of a :class:`~cryoctl.protocol.Reply`, ``estop()`` the
+  ``acknowledged`` of an :class:`~cryoctl.protocol.EstopReply`, awaited only after
+  the control process answered;
+- ``subscribe()`` yields the pushes as message dicts, exactly as on the wire
+  (``{"v": 1, "type": "snapshot", "snapshot": {...}}``, ``{"v": 1, "type":
+  "event", "event": {...}}``) until the link drops, then ends or raises OSError.
+  The panel subscribes once per process and again after a short pause;
+- ``connected`` tells whether the link is up now (False answers status from the
+  cache at once, without waiting for a timeout);
+- optionally ``async aclose()``: awaited when the panel server shuts down.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cryoctl.protocol import CommandName
+
+if TYPE_CHECKING:
+    from cryoctl.config import Config
+
+__all__ = ["CLIENT_CLASS", "CLIENT_MODULE", "CommandName", "ControlLink", "make_link"]
+
+#: Where the socket client lives (written beside the control socket's server).
+CLIENT_MODULE = "cryoctl.client"
+CLIENT_CLASS = "ControlClient"
+
+
+class ControlLink(Protocol):
+    """The control process as the panel's routes see it (see the module docstring)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+    async def command(self, name: CommandName, *, up_to_seq: int | None = None
+                      ) -> tuple[bool, str]: ...
+
+    async def load_profile(self, name: str, sha256: str | None = None) -> tuple[bool, str]: ...
+
+    async def estop(self, source: str) -> bool: ...
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]: ...
+
+
+def make_link(config: Config) -> ControlLink:
+    """The socket client for ``config.control.socket_path``, as ``cryoctl panel`` uses it.
+
+    Imported only here and only when called, so the panel package never depends on
+    the client at import time. Raises ImportError with one line a person can act on
+    when the client is not there.
+    """
+    try:
+        module = importlib.import_module(CLIENT_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != CLIENT_MODULE:
+            raise
+        raise ImportError(f"the control socket client ({CLIENT_MODULE}.{CLIENT_CLASS}) is "
+                          "not part of this installation, so the panel server cannot reach "
+                          "the control process") from None
+    factory = getattr(module, CLIENT_CLASS, None)
+    if factory is None:
+        raise ImportError(f"{CLIENT_MODULE} has no {CLIENT_CLASS}, so the panel server "
+                          "cannot reach the control process")
+    link: ControlLink = factory(config.control.socket_path)
+    return link

@@ -1,0 +1,203 @@
+"""Fakes for the panel tests: the control link, a clock, a WebSocket client, cheap PINs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from cryoctl.pins import PinHash
+
+__all__ = ["FakeClock", "FakeLink", "WsClient", "app_routes", "cheap_pin_hash", "make_snapshot"]
+
+
+def app_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route an app serves, also those of routers FastAPI keeps included lazily."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from app_routes(inner.routes)
+        else:
+            yield route
+
+
+def cheap_pin_hash(pin: str) -> str:
+    """A real ``scrypt$...`` hash at the lowest cost a config accepts, so logins are fast."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=1024, r=8, p=1, dklen=32)
+    return PinHash(1024, 8, 1, salt, digest).encode()
+
+
+class FakeClock:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_snapshot(seq: int = 1, *, phase: str = "idle",
+                  alarms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A snapshot dict with every field of cryoctl.core.snapshot.Snapshot."""
+    return {
+        "version": 1,
+        "seq": seq,
+        "at_s": 12.5 + seq,
+        "phase": phase,
+        "healthy": True,
+        "close_pending": False,
+        "identity": {"model": "N2-SIM", "serial": "0001", "firmware": "1.0",
+                     "url": "n2+socket://127.0.0.1:5021"},
+        "profile": None,
+        "session": None,
+        "unit": None,
+        "alarms": {"seq": seq, "alarms": alarms or [], "audio_active": bool(alarms),
+                   "audio_paused_until_s": None},
+        "refusals": [],
+    }
+
+
+class FakeLink:
+    """A control process that answers as told and records every call, in order."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        #: Raise ConnectionError from every call (the control process is gone).
+        self.down = False
+        self.snapshot: dict[str, Any] = make_snapshot()
+        #: Answers by command name (or "load_profile"); absent means (True, "").
+        self.replies: dict[str, tuple[bool, str]] = {}
+        self.estop_acknowledged = True
+        #: Raised from status() when set (a bug in a route's callee).
+        self.status_error: Exception | None = None
+        self.calls: list[tuple[Any, ...]] = []
+        self._pushes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.subscriptions = 0
+        #: Pushes the subscriber has handled (it asked for the next one after each).
+        self.handled = 0
+        self._progress = asyncio.Event()
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("control socket refused the connection")
+
+    async def status(self) -> dict[str, Any]:
+        self.calls.append(("status",))
+        self._check()
+        if self.status_error is not None:
+            raise self.status_error
+        return self.snapshot
+
+    async def command(self, name: str, *, up_to_seq: int | None = None) -> tuple[bool, str]:
+        self.calls.append(("command", name, up_to_seq))
+        self._check()
+        return self.replies.get(name, (True, ""))
+
+    async def load_profile(self, name: str, sha256: str | None = None) -> tuple[bool, str]:
+        self.calls.append(("load_profile", name, sha256))
+        self._check()
+        return self.replies.get("load_profile", (True, ""))
+
+    async def estop(self, source: str) -> bool:
+        self.calls.append(("estop", source))
+        self._check()
+        return self.estop_acknowledged
+
+    def push(self, message: dict[str, Any]) -> None:
+        """Deliver a push to the subscriber (from the test's event loop)."""
+        self._pushes.put_nowait(message)
+
+    def end_subscription(self) -> None:
+        self._pushes.put_nowait(None)
+
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        self.subscriptions += 1
+        self._progress.set()
+        self._check()
+        while True:
+            message = await self._pushes.get()
+            if message is None:
+                return
+            yield message
+            self.handled += 1
+            self._progress.set()
+
+    async def until(self, *, handled: int = 0, subscriptions: int = 0,
+                    timeout_s: float = 2.0) -> None:
+        """Wait until the subscriber handled that many pushes and subscribed that often."""
+        async with asyncio.timeout(timeout_s):
+            while self.handled < handled or self.subscriptions < subscriptions:
+                self._progress.clear()
+                await self._progress.wait()
+
+    def names(self) -> list[str]:
+        """The calls as short names: ``command:pause``, ``estop``, ``load_profile``."""
+        return [f"command:{c[1]}" if c[0] == "command" else c[0] for c in self.calls]
+
+
+class WsClient:
+    """A WebSocket client speaking ASGI to the app directly (no server, no thread).
+
+    ``slow=True`` makes it a client that never reads: every data frame the app
+    sends blocks forever, as a full TCP buffer would; accept and close go through.
+    """
+
+    def __init__(self, app: Any, path: str = "/api/v1/events", *, host: str = "testserver",
+                 headers: list[tuple[str, str]] | None = None, slow: bool = False,
+                 denial_extension: bool = True) -> None:
+        self.app = app
+        self.slow = slow
+        self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sends_blocked = 0
+        #: Set when a slow client's first send blocks.
+        self.blocked = asyncio.Event()
+        self._never = asyncio.Event()
+        raw = [(b"host", host.encode())]
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers or []]
+        self.scope: dict[str, Any] = {
+            "type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "scheme": "ws", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": raw, "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80), "subprotocols": [],
+            "extensions": {"websocket.http.response": {}} if denial_extension else {},
+        }
+        self.task: asyncio.Task[None] | None = None
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.slow and message["type"] == "websocket.send":
+            self.sends_blocked += 1
+            self.blocked.set()
+            await self._never.wait()
+        await self.from_app.put(message)
+
+    async def connect(self) -> dict[str, Any]:
+        """The app's first answer: ``websocket.accept``, a close, or a denial response."""
+        self.task = asyncio.create_task(self.app(self.scope, self.to_app.get, self._send))
+        await self.to_app.put({"type": "websocket.connect"})
+        return await self.next_message()
+
+    async def next_message(self, timeout_s: float = 2.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            return await self.from_app.get()
+
+    async def receive_json(self, timeout_s: float = 2.0) -> dict[str, Any]:
+        message = await self.next_message(timeout_s)
+        assert message["type"] == "websocket.send", message
+        decoded: dict[str, Any] = json.loads(message["text"])
+        return decoded
+
+    async def disconnect(self) -> None:
+        await self.to_app.put({"type": "websocket.disconnect", "code": 1000})
+        await self.finished()
+
+    async def finished(self, timeout_s: float = 2.0) -> None:
+        assert self.task is not None
+        async with asyncio.timeout(timeout_s):
+            await self.task
