@@ -14,8 +14,10 @@ import select
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,3 +178,73 @@ def unit_lines(text: str) -> list[tuple[str, str, str]]:
 
 def unit_values(path: Path, key: str) -> list[str]:
     return [v for _, k, v in unit_lines(path.read_text()) if k == key]
+
+
+class NotifyListener:
+    """A ``$NOTIFY_SOCKET`` as systemd's: every datagram, read by a thread at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(os.fspath(path))
+        self._sock.settimeout(0.05)
+        self._lock = threading.Lock()
+        self._said: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def __enter__(self) -> NotifyListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._said.append(data.decode())
+
+    def said(self) -> list[str]:
+        with self._lock:
+            return list(self._said)
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s} s")
+        time.sleep(0.02)
+
+
+def unit_command(unit: Path, key: str, config: Path) -> list[str]:
+    """A unit's Exec line as arguments to ``python -m cryoctl``, with ``config``."""
+    (line,) = unit_values(unit, key)
+    words = line.split()
+    assert words[0] == "/opt/cryoctl/venv/bin/cryoctl", words
+    assert words[-2] == "--config", words
+    return [*words[1:-1], str(config)]
+
+
+def unit_environment(unit: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for value in unit_values(unit, "Environment"):
+        for assignment in value.split():
+            name, _, setting = assignment.partition("=")
+            env[name] = setting
+    return env
+
+
+def watchdog_usec(unit: Path) -> int:
+    (value,) = unit_values(unit, "WatchdogSec")
+    assert value.endswith("s") and value[:-1].isdigit(), value
+    return int(value[:-1]) * 1_000_000

@@ -31,6 +31,7 @@ from service_rig import (
     mdwe_available,
     run_cryoctl,
     running_sim,
+    wait_for,
     write_config,
 )
 
@@ -142,7 +143,8 @@ def test_cjair_outlet_closed_by_safe_stop(tmp_path: Path, mdwe: bool) -> None:
         before = sim.state()
         assert before["coils"]["OUTLET_OPEN"] is True and before["valve_drive_open"] is True
         config = write_config(tmp_path / "cryoctl.toml", "cj-air", sim.url)
-        _wait_for(lambda: any("client went away" in line for line in sim.log_lines()))
+        wait_for(lambda: any("client went away" in line for line in sim.log_lines()), 5,
+                 "the test's Modbus client gone")
 
         done = run_cryoctl("safe-stop", "--config", str(config), mdwe=mdwe)
 
@@ -160,14 +162,6 @@ def test_cjair_outlet_closed_by_safe_stop(tmp_path: Path, mdwe: bool) -> None:
         assert writes, pdus
         # every write is FC05 OUTLET_OPEN (coil 0) := 0
         assert all(pdu[:5] == bytes([5, 0, 0, 0, 0]) for pdu in writes), writes
-
-
-def _wait_for(condition: Any, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 # -- no unit, a silent unit, a bad config ---------------------------------------------
