@@ -16,6 +16,7 @@ import click
 
 from cryoctl.config import CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, load_config
 from cryoctl.errors import ConfigError, StartupFailed
+from cryoctl.profile.kinds import DeviceKind
 
 __all__ = ["EXIT_USAGE", "command"]
 
@@ -51,9 +52,41 @@ def _run_config(config_path: Path) -> int:
     show_envvar=True,
     help="The service config (TOML).",
 )
-def command(config_path: Path) -> None:
+@click.option(
+    "--simulate",
+    "kind",
+    type=click.Choice([k.value for k in DeviceKind]),
+    default=None,
+    help="Run the whole device against a simulated unit of this kind (a developer's or a "
+    "demo's): the unit and the panel server as children, state in the user's state dir.",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="With --simulate: where its config, socket and profiles go.")
+@click.option("--panel-port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="With --simulate: the panel server's port on 127.0.0.1.")
+@click.option("--control-port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="With --simulate: the simulated unit's control channel on 127.0.0.1.")
+def command(
+    config_path: Path, kind: str | None, data_dir: Path | None, panel_port: int, control_port: int
+) -> None:
     """Run the control process: the unit, the control loop and the control socket.
 
-    Stops cleanly on SIGTERM or SIGINT, with the valve closed.
+    Stops cleanly on SIGTERM or SIGINT, with the valve closed. With --simulate KIND it
+    is the whole device on this machine: a simulated unit, this control process and
+    the panel server at http://127.0.0.1:8080/.
     """
-    raise SystemExit(_run_config(config_path))
+    if kind is None:
+        raise SystemExit(_run_config(config_path))
+    from cryoctl.control.simulate import SimulateOptions, simulate, state_dir
+
+    opts = SimulateOptions(
+        kind=DeviceKind(kind),
+        data_dir=(data_dir or state_dir() / f"simulate-{kind}").resolve(),
+        panel_port=panel_port,
+        control_port=control_port,
+    )
+    try:
+        raise SystemExit(simulate(opts))
+    except StartupFailed as exc:
+        click.echo(f"cryoctl run: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from None

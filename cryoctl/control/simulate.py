@@ -37,8 +37,7 @@ __all__ = ["SimulateOptions", "simulate", "state_dir"]
 
 _log = structlog.get_logger("cryoctl.simulate")
 
-#: How long a child has to say it is up, and to go once asked.
-_READY_TIMEOUT_S: Final = 20.0
+#: How long a child has to go once asked.
 _STOP_TIMEOUT_S: Final = 3.0
 _PR_SET_PDEATHSIG: Final = 1
 _SCHEMES: Final = {DeviceKind.N2: "n2+socket", DeviceKind.CJ_AIR: "modbus+tcp"}
@@ -72,12 +71,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _child(args: list[str], *, stdout: IO[str] | int | None) -> subprocess.Popen[str]:
+def _child(args: list[str], *, stdout: IO[str] | int | None,
+           stderr: IO[str] | int | None = None) -> subprocess.Popen[str]:
     # A session of its own: the terminal's Ctrl-C reaches only this process, which
     # stops the children itself, in order, after the valve is closed.
     return subprocess.Popen(
         [sys.executable, "-m", "cryoctl", *args],
         stdout=stdout,
+        stderr=stderr,
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
@@ -99,11 +100,13 @@ def _drain(stream: IO[str], into: Path) -> None:
 def _wait_ready(proc: subprocess.Popen[str], what: str) -> str:
     """The simulator's READY line (it prints one when its wire listens)."""
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("READY"):
-        proc.kill()
-        raise StartupFailed(f"{what} did not start: {line.strip() or 'no READY line'}")
-    return line.strip()
+    said: list[str] = []
+    for line in proc.stdout:  # its log lines come first; READY says the wire listens
+        if line.startswith("READY"):
+            return line.strip()
+        said.append(line.strip())
+    proc.kill()
+    raise StartupFailed(f"{what} did not start: {(said or ['no READY line'])[-1]}")
 
 
 def _stop(proc: subprocess.Popen[str] | None, what: str) -> None:
@@ -173,7 +176,8 @@ def simulate(opts: SimulateOptions) -> int:
                     "--control", f"127.0.0.1:{opts.control_port}"]
         if opts.speed != 1.0:
             sim_args += ["--speed", f"{opts.speed:g}"]
-        sim = _child(sim_args, stdout=subprocess.PIPE)
+        # The unit's own log goes to a file, not into the developer's terminal.
+        sim = _child(sim_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         started.append(("simulated unit", sim))
         ready = _wait_ready(sim, f"the simulated {opts.kind.value} unit")
         assert sim.stdout is not None
@@ -185,7 +189,8 @@ def simulate(opts: SimulateOptions) -> int:
         panel = _child(["panel", "--config", str(config_path)], stdout=None)
         started.append(("panel server", panel))
         print(f"cryoctl: simulated {opts.kind.value} unit at {unit_url} ({ready})", flush=True)
-        print(f"cryoctl: its control channel at http://127.0.0.1:{opts.control_port}", flush=True)
+        print(f"cryoctl: its control channel at http://127.0.0.1:{opts.control_port} "
+              f"(its log in {opts.data_dir / 'sim.log'})", flush=True)
         print(f"cryoctl: state in {opts.data_dir} (config {config_path})", flush=True)
         for role, pin in pins.items():
             print(f"cryoctl: {role} PIN {pin}", flush=True)

@@ -27,7 +27,6 @@ The contract a link keeps:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,11 +35,7 @@ from cryoctl.protocol import CommandName
 if TYPE_CHECKING:
     from cryoctl.config import Config
 
-__all__ = ["CLIENT_CLASS", "CLIENT_MODULE", "CommandName", "ControlLink", "make_link"]
-
-#: Where the socket client lives (written beside the control socket's server).
-CLIENT_MODULE = "cryoctl.client"
-CLIENT_CLASS = "ControlClient"
+__all__ = ["CommandName", "ControlLink", "make_link"]
 
 
 class ControlLink(Protocol):
@@ -62,23 +57,7 @@ class ControlLink(Protocol):
 
 
 def make_link(config: Config) -> ControlLink:
-    """The socket client for ``config.control.socket_path``, as ``cryoctl panel`` uses it.
+    """The socket client for ``config.control.socket_path``, as ``cryoctl panel`` uses it."""
+    from cryoctl.panel.socket_link import SocketLink
 
-    Imported only here and only when called, so the panel package never depends on
-    the client at import time. Raises ImportError with one line a person can act on
-    when the client is not there.
-    """
-    try:
-        module = importlib.import_module(CLIENT_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != CLIENT_MODULE:
-            raise
-        raise ImportError(f"the control socket client ({CLIENT_MODULE}.{CLIENT_CLASS}) is "
-                          "not part of this installation, so the panel server cannot reach "
-                          "the control process") from None
-    factory = getattr(module, CLIENT_CLASS, None)
-    if factory is None:
-        raise ImportError(f"{CLIENT_MODULE} has no {CLIENT_CLASS}, so the panel server "
-                          "cannot reach the control process")
-    link: ControlLink = factory(config.control.socket_path)
-    return link
+    return SocketLink(config.control.socket_path)

@@ -8,7 +8,6 @@ command is checked to fail in one line while the client is missing.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import socket
 import subprocess
@@ -104,19 +103,6 @@ def test_event_stream_refuses_another_origin_over_tcp(
     with pytest.raises(InvalidStatus) as refused:
         connect(f"ws://{address}/api/v1/events", origin="http://evil.example", open_timeout=5)
     assert refused.value.response.status_code == 403
-
-
-@pytest.mark.skipif(importlib.util.find_spec("cryoctl.client") is not None,
-                    reason="the control socket client is installed")
-def test_panel_command_says_the_client_is_missing(tmp_path: Path) -> None:
-    config = tmp_path / "cryoctl.toml"
-    config.write_text('[unit]\nkind = "n2"\nurl = "n2+serial:///dev/cryo-unit"\n')
-    out = subprocess.run([sys.executable, "-m", "cryoctl", "panel", "--config", str(config)],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("cryoctl panel: the control socket client (cryoctl.client.")
 
 
 def test_panel_command_reports_a_bad_config(tmp_path: Path) -> None:

@@ -1,0 +1,73 @@
+"""The panel's :class:`~cryoctl.panel.link.ControlLink` over the real control socket.
+
+One connection for requests, opened on first use and again after it drops; each
+subscription gets a connection of its own (:meth:`ControlClient.subscribe` is one
+per client). Unreachable or silent control processes surface as the client's
+ControlUnavailable / ControlTimeout, which are OSError, as the link's contract asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cryoctl.client import ControlClient
+from cryoctl.protocol import CommandName
+
+__all__ = ["SocketLink"]
+
+
+class SocketLink:
+    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._client: ControlClient | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        client = self._client
+        return client is not None and client.closed_reason is None
+
+    async def _connected(self) -> ControlClient:
+        async with self._lock:
+            client = self._client
+            if client is None or client.closed_reason is not None:
+                if client is not None:
+                    await client.aclose()
+                    self._client = None
+                client = ControlClient(self.path, timeout_s=self.timeout_s)
+                await client.connect()
+                self._client = client
+            return client
+
+    async def status(self) -> dict[str, Any]:
+        return await (await self._connected()).status()
+
+    async def command(self, name: CommandName, *, up_to_seq: int | None = None
+                      ) -> tuple[bool, str]:
+        reply = await (await self._connected()).command(name, up_to_seq=up_to_seq)
+        return reply.ok, reply.reason
+
+    async def load_profile(self, name: str, sha256: str | None = None) -> tuple[bool, str]:
+        reply = await (await self._connected()).load_profile(name, sha256=sha256)
+        return reply.ok, reply.reason
+
+    async def estop(self, source: str) -> bool:
+        return await (await self._connected()).estop(source)
+
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        client = ControlClient(self.path, timeout_s=self.timeout_s)
+        await client.connect()
+        try:
+            async for push in client.subscribe():
+                yield push.model_dump(mode="json")
+        finally:
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
