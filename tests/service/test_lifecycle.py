@@ -92,6 +92,9 @@ def test_start_watchdog_kill_and_safe_stop(tmp_path: Path) -> None:
                                        mdwe=mdwe), tmp_path / "panel.log", panel_env)
             wait_for(lambda: _metrics(port) or panel.poll() is not None, 20, "the panel serves")
             assert panel.poll() is None, (tmp_path / "panel.log").read_text()
+            # it reached the control process over the control socket
+            wait_for(lambda: "control_link_up" in (tmp_path / "panel.log").read_text(), 10,
+                     "the panel's control link")
 
             # The watchdog fires: SIGABRT, and the faulthandler's tracebacks in the log.
             control.send_signal(signal.SIGABRT)
