@@ -252,7 +252,8 @@ class ControlConfig(_Section):
     #: 0o660, or the string "0660"; nobody outside the owner and group.
     socket_mode: SocketMode = 0o660
     #: Groups whose members may use the socket, besides root and the service's own user.
-    allowed_groups: tuple[GroupName, ...] = ("cryoctl-tech",)
+    #: ``cryoctl``: the panel server's user (cryoctl-panel) has it as its primary group.
+    allowed_groups: tuple[GroupName, ...] = ("cryoctl", "cryoctl-tech")
 
 
 class ApiConfig(_Section):

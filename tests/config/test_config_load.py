@@ -45,7 +45,7 @@ def test_only_the_unit_is_required_and_the_rest_has_its_documented_defaults() ->
     assert config.unit.period_ms == 20
     assert config.control.socket_path == Path("/run/cryoctl/control.sock")
     assert config.control.socket_mode == 0o660
-    assert config.control.allowed_groups == ("cryoctl-tech",)
+    assert config.control.allowed_groups == ("cryoctl", "cryoctl-tech")
     assert (config.api.bind, config.api.port) == ("127.0.0.1", 8080)
     assert config.api.allowed_hosts == ("127.0.0.1", "localhost")
     assert config.api.max_body_bytes == 262144
