@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notify_listener import NotifyListener
 from procs import (
     Children,
-    NotifyListener,
     Simulator,
     cryoctl,
     terminate,

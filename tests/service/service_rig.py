@@ -14,7 +14,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -178,44 +177,6 @@ def unit_lines(text: str) -> list[tuple[str, str, str]]:
 
 def unit_values(path: Path, key: str) -> list[str]:
     return [v for _, k, v in unit_lines(path.read_text()) if k == key]
-
-
-class NotifyListener:
-    """A ``$NOTIFY_SOCKET`` as systemd's: every datagram, read by a thread at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(os.fspath(path))
-        self._sock.settimeout(0.05)
-        self._lock = threading.Lock()
-        self._said: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-
-    def __enter__(self) -> NotifyListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._sock.close()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self._said.append(data.decode())
-
-    def said(self) -> list[str]:
-        with self._lock:
-            return list(self._said)
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> None:

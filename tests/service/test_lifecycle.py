@@ -16,9 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from notify_listener import NotifyListener
 from service_rig import (
     SYSTEMD,
-    NotifyListener,
     child_env,
     free_tcp_port,
     json_lines,
