@@ -12,15 +12,14 @@ from pathlib import Path
 
 import click
 
-from cryoctl.config import CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, load_config
+from cryoctl.cli._options import config_option
+from cryoctl.config import load_config
 from cryoctl.errors import ConfigError
 from cryoctl.logging import configure_logging
 
 
 @click.command("panel")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=DEFAULT_CONFIG_PATH, envvar=CONFIG_PATH_ENV, show_default=True,
-              show_envvar=True, help="The service config file.")
+@config_option("The service config file.")
 def command(config_path: Path) -> None:
     """Run the panel server: the touch panel's HTTP and WebSocket API."""
     # Imported here: FastAPI and uvicorn load only for this command.

@@ -14,7 +14,8 @@ from typing import Final
 
 import click
 
-from cryoctl.config import CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, load_config
+from cryoctl.cli._options import config_option
+from cryoctl.config import load_config
 from cryoctl.errors import ConfigError, StartupFailed
 from cryoctl.profile.kinds import DeviceKind
 
@@ -42,16 +43,7 @@ def _run_config(config_path: Path) -> int:
 
 
 @click.command("run")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG_PATH,
-    envvar=CONFIG_PATH_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="The service config (TOML).",
-)
+@config_option()
 @click.option(
     "--simulate",
     "kind",

@@ -26,7 +26,8 @@ from typing import Final, TypeVar
 import click
 import structlog
 
-from cryoctl.config import CONFIG_PATH_ENV, DEFAULT_CONFIG_PATH, load_config
+from cryoctl.cli._options import config_option
+from cryoctl.config import load_config
 from cryoctl.control.registry import open_unit
 from cryoctl.core.port import DevicePort
 from cryoctl.errors import ConfigError
@@ -104,16 +105,7 @@ async def safe_stop(url: str, *, connect_timeout_s: float = CONNECT_TIMEOUT_S,
 
 
 @click.command("safe-stop")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG_PATH,
-    envvar=CONFIG_PATH_ENV,
-    show_default=True,
-    show_envvar=True,
-    help="The service config (TOML); only [unit] and [log] are used.",
-)
+@config_option("The service config (TOML); only [unit] and [log] are used.")
 def command(config_path: Path) -> None:
     """Command the unit's valve closed, and nothing else (cryoctl.service's ExecStopPost).
 
