@@ -41,6 +41,7 @@ from cryoctl.errors import ControlTimeout, ControlUnavailable, RequestRejected
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
     CommandRequest,
+    ControlStats,
     ErrorReply,
     EstopReply,
     EstopRequest,
@@ -51,6 +52,8 @@ from cryoctl.protocol import (
     Reply,
     Request,
     SnapshotMessage,
+    StatsReply,
+    StatsRequest,
     StatusReply,
     StatusRequest,
     SubscribeRequest,
@@ -170,6 +173,12 @@ class ControlClient:
         reply = await self._request(StatusRequest(id=self._id(), type="status"), StatusReply,
                                     timeout_s)
         return reply.snapshot
+
+    async def stats(self, *, timeout_s: float | None = None) -> ControlStats:
+        """The control loop's numbers since it started (for ``GET /metrics``)."""
+        reply = await self._request(StatsRequest(id=self._id(), type="stats"), StatsReply,
+                                    timeout_s)
+        return reply.stats
 
     async def command(self, name: str, *, up_to_seq: int | None = None,
                       timeout_s: float | None = None) -> Reply:

@@ -16,12 +16,14 @@ Requests::
     {"v": 1, "id": 11, "type": "load_profile", "name": "n2-face-cryomassage"}
     {"v": 1, "id": 12, "type": "estop", "source": "panel"}
     {"v": 1, "id": 13, "type": "ping"}
+    {"v": 1, "id": 14, "type": "stats"}               # the loop's numbers, for /metrics
 
 Replies and pushes::
 
     {"v": 1, "id": 7, "type": "status", "snapshot": {...}}
     {"v": 1, "id": 9, "type": "reply", "ok": false, "reason": "no further zone"}
     {"v": 1, "id": 12, "type": "estop", "acknowledged": true}
+    {"v": 1, "id": 14, "type": "stats", "stats": {"period_s": {...}, "counters": {...}, ...}}
     {"v": 1, "type": "snapshot", "snapshot": {...}}
     {"v": 1, "type": "event", "event": {"seq": 3, "at_s": 12.5, "name": "...", "data": {...}}}
     {"v": 1, "id": 99, "type": "error", "message": "..."}
@@ -48,16 +50,20 @@ __all__ = [
     "MAX_LINE_BYTES",
     "PROTOCOL_VERSION",
     "CommandRequest",
+    "ControlStats",
     "ErrorReply",
     "EstopReply",
     "EstopRequest",
     "EventMessage",
+    "HistogramData",
     "LoadProfileRequest",
     "Message",
     "PingRequest",
     "Reply",
     "Request",
     "SnapshotMessage",
+    "StatsReply",
+    "StatsRequest",
     "StatusReply",
     "StatusRequest",
     "SubscribeRequest",
@@ -123,6 +129,10 @@ class PingRequest(_Request):
     type: Literal["ping"]
 
 
+class StatsRequest(_Request):
+    type: Literal["stats"]
+
+
 class CommandRequest(_Request):
     type: Literal["command"]
     command: CommandName
@@ -148,7 +158,8 @@ Request = Annotated[
     | PingRequest
     | CommandRequest
     | LoadProfileRequest
-    | EstopRequest,
+    | EstopRequest
+    | StatsRequest,
     Field(discriminator="type"),
 ]
 _REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
@@ -188,6 +199,51 @@ class EventMessage(_Message):
     event: dict[str, Any]
 
 
+class HistogramData(BaseModel):
+    """A histogram aggregated in the control process: per-bucket counts, not cumulative.
+
+    ``counts[i]`` holds the observations ``<= bounds_s[i]`` (and above the bound
+    before); the last count, one more than the bounds, those above every bound.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bounds_s: list[float]
+    counts: list[StrictInt]
+    sum_s: float
+    #: The largest observation so far (0 when there is none).
+    max_s: float = 0.0
+
+
+class ControlStats(BaseModel):
+    """The control process's own numbers since it started, for ``GET /metrics``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Time between the starts of two control cycles.
+    period_s: HistogramData
+    #: How far each period was from the nominal one (absolute).
+    jitter_s: HistogramData
+    #: One status read (a poll) from request to answer, retries included.
+    poll_s: HistogramData
+    #: Counts by name: cycles, late_cycles, read_errors, read_retries, closes_sent,
+    #: closes_confirmed, closes_resent, close_failures, ...
+    counters: dict[str, StrictInt]
+    #: Alarms raised since start, by code.
+    alarms_raised: dict[str, StrictInt]
+    #: Sessions ended since start, by outcome.
+    sessions: dict[str, StrictInt]
+    #: Control socket messages by type, as the control process received and sent them.
+    socket_received: dict[str, StrictInt]
+    socket_sent: dict[str, StrictInt]
+
+
+class StatsReply(_Message):
+    id: StrictInt
+    type: Literal["stats"] = "stats"
+    stats: ControlStats
+
+
 class ErrorReply(_Message):
     #: None when the request was too broken to carry an id.
     id: StrictInt | None = None
@@ -197,7 +253,7 @@ class ErrorReply(_Message):
 
 #: What the control process sends: a reply to one request, or a push to a subscriber.
 Message = Annotated[
-    Reply | EstopReply | StatusReply | ErrorReply | SnapshotMessage | EventMessage,
+    Reply | EstopReply | StatusReply | StatsReply | ErrorReply | SnapshotMessage | EventMessage,
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

@@ -46,6 +46,7 @@ from typing import Any
 
 import structlog
 
+from cryoctl.control.diagnostics import FrameDump, LoopTimer, driver_read_retries
 from cryoctl.control.publisher import Listener, Publisher
 from cryoctl.control.sleeper import RealtimeSleeper, Sleeper
 from cryoctl.control.stats import ControllerStats
@@ -69,6 +70,7 @@ from cryoctl.core.supervisor import SafetySupervisor
 from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import ConfigMismatch, DeviceError, MachineRefused
 from cryoctl.profile import LoadedProfile, ceilings
+from cryoctl.protocol import ControlStats
 
 __all__ = ["Controller", "ControllerStats", "default_protection"]
 
@@ -140,6 +142,8 @@ class Controller:
         self.identity: Identity | None = None
         self.last_read_ok_s: float | None = None
         self.stats = ControllerStats()
+        self._timer = LoopTimer(self.stats, period_s)
+        self._frames = FrameDump(port, treatment)
         self._valve = ValveBook(port, treatment, clock, self.stats)
         self.publisher = Publisher(treatment)
 
@@ -165,6 +169,13 @@ class Controller:
             close_pending=self._valve.close_pending,
             identity=self.identity,
         )
+
+    def stats_report(self) -> ControlStats:
+        """The loop's numbers since start, as the ``stats`` request answers them."""
+        retries = driver_read_retries(self.port)
+        if retries is not None:
+            self.stats.read_retries = retries
+        return self.stats.report()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Snapshots (at each change) and events, as they happen; returns unsubscribe."""
@@ -335,6 +346,7 @@ class Controller:
 
     async def _cycle(self, *, late_s: float) -> None:
         self.stats.cycles += 1
+        self._timer.cycle_started(self._clock())
         on_time = late_s <= self.period_s
         if not on_time:
             self.stats.late_cycles += 1
@@ -365,6 +377,7 @@ class Controller:
                 self._healthy = False
 
     async def _read(self) -> Status | None:
+        asked_s = self._clock()
         try:
             status = await self.port.read_status()
         except Exception as exc:  # any failure is a read error the core judges
@@ -378,6 +391,7 @@ class Controller:
                 _log.error("link lost", error=detail, session_held=held)
             return None
         self.last_read_ok_s = self._clock()
+        self._timer.polled(self.last_read_ok_s - asked_s)
         return status
 
     async def _reconnect(self) -> bool:
@@ -488,6 +502,7 @@ class Controller:
             self._observer(out, status if status is not None else self.treatment.status)
 
     def _publish(self) -> None:
+        self._frames.check()
         self.publisher.publish(
             self._clock(),
             healthy=self._healthy,

@@ -116,8 +116,10 @@ def _one_line(url: str, exc: BaseException | str) -> str:
 def _build(config: Config, port: DevicePort) -> Controller:
     period_s = config.unit.period_ms / 1000.0
     treatment = Treatment(port.capabilities, AlarmManager(), control_period_s=period_s)
-    return Controller(port, treatment, SafetySupervisor(control_period_s=period_s),
-                      clock=time.monotonic, period_s=period_s)
+    controller = Controller(port, treatment, SafetySupervisor(control_period_s=period_s),
+                            clock=time.monotonic, period_s=period_s)
+    controller.subscribe(controller.stats.on_published)  # alarms and sessions, for /metrics
+    return controller
 
 
 async def _release(port: DevicePort) -> None:

@@ -38,6 +38,7 @@ import asyncio
 import os
 import socket
 import stat
+from collections import Counter
 from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any, Final
@@ -63,6 +64,8 @@ from cryoctl.protocol import (
     Reply,
     Request,
     SnapshotMessage,
+    StatsReply,
+    StatsRequest,
     StatusReply,
     StatusRequest,
     SubscribeRequest,
@@ -125,6 +128,7 @@ class _Connection:
             self.drop("the client stopped reading (output queue full)")
 
     def reply(self, message: BaseModel) -> None:
+        self._server.sent[str(getattr(message, "type", type(message).__name__))] += 1
         self.send(encode(message))
 
     def drop(self, reason: str, *, expected: bool = False) -> None:
@@ -140,7 +144,7 @@ class _Connection:
         if self.closed:
             return
         if message is not None:
-            self.send(encode(message))
+            self.reply(message)
             if self.closed:
                 return
         self.closed = True
@@ -170,11 +174,20 @@ class _Connection:
             self._handle(line)
 
     def _handle(self, line: bytes) -> None:
+        received = self._server.received
         try:
             request = decode_request(line)
         except ValueError as exc:
+            received["malformed"] += 1
+            self.log.info("control request refused", error=str(exc))
             self.reply(ErrorReply(id=request_id(line), message=str(exc)))
             return
+        received[request.type] += 1
+        # Polls (status, stats, ping) at debug: the panel asks for them often.
+        poll = isinstance(request, StatusRequest | StatsRequest | PingRequest)
+        (self.log.debug if poll else self.log.info)(
+            "control request", type=request.type, id=request.id,
+            command=getattr(request, "command", None))
         try:
             self._dispatch(request)
         except Exception as exc:  # a bug here must not end the connection or the loop
@@ -187,6 +200,8 @@ class _Connection:
             self.reply(StatusReply(id=request.id, snapshot=jsonable(controller.snapshot())))
         elif isinstance(request, PingRequest):
             self.reply(Reply(id=request.id, ok=True))
+        elif isinstance(request, StatsRequest):
+            self.reply(StatsReply(id=request.id, stats=controller.stats_report()))
         elif isinstance(request, SubscribeRequest):
             self.reply(Reply(id=request.id, ok=True))
             self.reply(SnapshotMessage(snapshot=jsonable(controller.snapshot())))
@@ -401,6 +416,16 @@ class ControlServer:
             self._server = None
 
     @property
+    def received(self) -> Counter[str]:
+        """Requests received, by type (kept in the controller's stats, for /metrics)."""
+        return self.controller.stats.socket_received
+
+    @property
+    def sent(self) -> Counter[str]:
+        """Replies and pushes sent, by type."""
+        return self.controller.stats.socket_sent
+
+    @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
@@ -462,6 +487,7 @@ class ControlServer:
             except Exception:  # a bug in encoding one item: log it, keep the rest
                 _log.exception("push not encoded", item=type(item).__name__)
                 continue
+            self.sent["snapshot" if isinstance(item, Snapshot) else "event"] += len(targets)
             for conn in targets:
                 was_open = not conn.closed
                 conn.send(line)

@@ -61,6 +61,8 @@ class ValveBook:
 
     async def close(self) -> bool:
         """Close now; on failure the close stays pending and goes out again next cycle."""
+        if self.close_pending and self.close_sent_at_s > -math.inf:
+            self._stats.closes_resent += 1
         self.open_sent = False
         self.close_pending = True
         self._close_gen += 1

@@ -23,6 +23,9 @@ number becomes a gauge, and ``{"buckets": [[le, cumulative_count], ...,
 ["+Inf", count]], "sum": s}`` a histogram (e.g. the loop period or the close
 latency, measured in the control process). Names are sanitised; malformed entries
 are skipped, never an error.
+
+The control loop's period, jitter, poll round trip and counters come from a
+``stats`` request made at each scrape (:mod:`cryoctl.panel.control_metrics`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cryoctl.panel.control_metrics import ControlStatsCollector, fetch_stats
+
 __all__ = ["PanelMetrics", "RequestCounter", "SnapshotCollector", "router"]
 
 _PRIORITIES = {1: "low", 2: "medium", 3: "high"}
@@ -46,6 +51,8 @@ _PRIORITIES = {1: "low", 2: "medium", 3: "high"}
 PHASES = ("starting", "selftest", "idle", "ready", "treating_armed", "treating_spraying",
           "treating_resting", "paused", "completed", "estop", "fault", "disconnected")
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
+#: Longest a scrape waits for the control process's stats.
+_STATS_TIMEOUT_S = 2.0
 
 
 class SnapshotCollector:
@@ -162,6 +169,8 @@ class PanelMetrics:
             "cryoctl_panel_events_clients_dropped",
             "Event stream clients dropped because they could not keep up",
             registry=self.registry)
+        self.control = ControlStatsCollector()
+        self.registry.register(self.control)
 
     def sent(self, kind: str) -> None:
         self.socket_messages.labels("sent", kind).inc()
@@ -212,5 +221,11 @@ router = APIRouter(tags=["metrics"])
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
                              "description": "Prometheus text exposition format"}})
 async def metrics(request: Request) -> Response:
-    panel_metrics: PanelMetrics = request.app.state.panel.metrics
+    state = request.app.state.panel
+    panel_metrics: PanelMetrics = state.metrics
+    panel_metrics.sent("stats")
+    stats = await fetch_stats(state.link, timeout_s=min(state.call_timeout_s, _STATS_TIMEOUT_S))
+    if stats is not None:
+        panel_metrics.received("stats")
+    panel_metrics.control.set(stats)
     return Response(panel_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

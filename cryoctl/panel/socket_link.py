@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cryoctl.client import ControlClient
-from cryoctl.protocol import CommandName
+from cryoctl.protocol import CommandName, ControlStats
 
 __all__ = ["SocketLink"]
 
@@ -51,6 +51,9 @@ class SocketLink:
 
     async def status(self) -> dict[str, Any]:
         return await (await self._connected()).status()
+
+    async def stats(self) -> ControlStats:
+        return await (await self._connected()).stats()
 
     async def command(self, name: CommandName, *, up_to_seq: int | None = None
                       ) -> tuple[bool, str]:

@@ -52,6 +52,7 @@ from drivers.cjair.registers import (
     Holding,
     Range,
 )
+from drivers.trace import FrameTrace
 from drivers.url import MODBUS_RTU, MODBUS_TCP, UnitAddress, parse_url
 
 __all__ = ["CAPABILITIES", "CjAirDriver"]
@@ -138,6 +139,15 @@ class CjAirDriver:
     @property
     def bus(self) -> ModbusBus:
         return self._bus
+
+    @property
+    def trace(self) -> FrameTrace:
+        """The ring of the last frames on the link (the controller dumps it on a fault)."""
+        return self._bus.trace
+
+    @property
+    def read_retries_used(self) -> int:
+        return self._bus.read_retries_used
 
     # -- start-up ---------------------------------------------------------------
 

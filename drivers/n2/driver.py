@@ -110,6 +110,11 @@ class N2Driver:
         self._pressure_kpa: int | None = None
         self._hb_seq = 0
 
+    @property
+    def read_retries_used(self) -> int:
+        """Reads tried again, since start."""
+        return self._session.read_retries_used
+
     @classmethod
     def from_url(cls, url: str, *, clock: Callable[[], float]) -> N2Driver:
         address = parse_url(url, schemes=(N2_SERIAL, N2_SOCKET))

@@ -55,6 +55,8 @@ class N2Session:
         self._turn_timeout_ms = turn_timeout_ms
         self._open_timeout_ms = open_timeout_ms
         self.read_retries = read_retries
+        #: Reads tried again, since start (for the controller's stats).
+        self.read_retries_used = 0
         self._timeouts_before_lost = timeouts_before_lost
         self._reconnect_min_s = reconnect_min_s
         self._reconnect_max_s = reconnect_max_s
@@ -125,6 +127,7 @@ class N2Session:
                 if attempt >= retries or isinstance(exc, DeviceUnavailable):
                     raise
                 attempt += 1
+                self.read_retries_used += 1
                 _log.info("n2 read retried", url=self.url, command=command, reason=str(exc))
                 continue
             self._timeouts_in_a_row = 0
