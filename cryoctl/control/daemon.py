@@ -41,9 +41,11 @@ import structlog
 
 from cryoctl.config import Config
 from cryoctl.control.controller import Controller
+from cryoctl.control.journal import log_event
 from cryoctl.control.notify import Notifier
 from cryoctl.control.registry import open_unit
 from cryoctl.control.socket_server import ControlServer
+from cryoctl.control.unit_log import LoggedPort
 from cryoctl.core.alarms import AlarmManager
 from cryoctl.core.port import DevicePort
 from cryoctl.core.snapshot import ControlEvent, Snapshot
@@ -119,6 +121,7 @@ def _build(config: Config, port: DevicePort) -> Controller:
     controller = Controller(port, treatment, SafetySupervisor(control_period_s=period_s),
                             clock=time.monotonic, period_s=period_s)
     controller.subscribe(controller.stats.on_published)  # alarms and sessions, for /metrics
+    controller.subscribe(log_event)  # state changes, alarms and sessions in the journal
     return controller
 
 
@@ -133,7 +136,7 @@ async def _release(port: DevicePort) -> None:
 def _open(config: Config) -> tuple[DevicePort, Controller]:
     url = config.unit.url
     try:
-        port = open_unit(url)
+        port: DevicePort = LoggedPort(open_unit(url))
     except (AddressError, ConfigError) as exc:
         raise StartupFailed(_one_line(url, exc)) from exc
     if port.capabilities.kind is not config.unit.kind:

@@ -238,6 +238,9 @@ class _Connection:
         finally:
             if counted:
                 self._commands_in_flight -= 1
+        self.log.info("control reply", id=rid, type=getattr(message, "type", None),
+                      ok=getattr(message, "ok", None), reason=getattr(message, "reason", None),
+                      acknowledged=getattr(message, "acknowledged", None))
         self.reply(message)
 
     async def _estop(self, request: EstopRequest) -> BaseModel:

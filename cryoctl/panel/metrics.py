@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -51,6 +53,9 @@ _PRIORITIES = {1: "low", 2: "medium", 3: "high"}
 PHASES = ("starting", "selftest", "idle", "ready", "treating_armed", "treating_spraying",
           "treating_resting", "paused", "completed", "estop", "fault", "disconnected")
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
+_log = structlog.get_logger("cryoctl.panel.api")
+#: Routes polled all the time: their requests are logged at debug level.
+_POLLED = frozenset({"/api/v1/status", "/metrics"})
 #: Longest a scrape waits for the control process's stats.
 _STATS_TIMEOUT_S = 2.0
 
@@ -205,12 +210,20 @@ class RequestCounter:
                 status = int(message["status"])
             await send(message)
 
+        began = time.perf_counter()
         try:
             await self.app(scope, receive, counting_send)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.api_requests.labels(scope["method"], template, str(status)).inc()
+            # Polls (status, metrics) at debug: a kiosk and Prometheus ask all day long.
+            poll = scope["method"] == "GET" and template in _POLLED
+            client = scope.get("client")
+            (_log.debug if poll else _log.info)(
+                "api_request", method=scope["method"], route=template, path=scope.get("path"),
+                status=status, ms=round((time.perf_counter() - began) * 1000, 2),
+                client=client[0] if client else None)
 
 
 router = APIRouter(tags=["metrics"])
