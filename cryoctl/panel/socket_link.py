@@ -4,6 +4,10 @@ One connection for requests, opened on first use and again after it drops; each
 subscription gets a connection of its own (:meth:`ControlClient.subscribe` is one
 per client). Unreachable or silent control processes surface as the client's
 ControlUnavailable / ControlTimeout, which are OSError, as the link's contract asks.
+
+Status requests are shared: while one is on its way, every other ``status()``
+awaits the same answer (as fresh as its own would be), so a flood of HTTP polls
+becomes at most one request at a time on the control socket.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ from cryoctl.protocol import CommandName, ControlStats
 __all__ = ["SocketLink"]
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a shared request's failure as seen, though every caller may have gone."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SocketLink:
     def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
         self.path = path
         self.timeout_s = timeout_s
         self._client: ControlClient | None = None
+        self._status: asyncio.Task[dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
         #: The last try to reach the control process failed (requests or the subscription).
         self._down = False
@@ -50,6 +61,14 @@ class SocketLink:
             return client
 
     async def status(self) -> dict[str, Any]:
+        task = self._status
+        if task is None or task.done():
+            task = self._status = asyncio.get_running_loop().create_task(self._ask_status())
+            task.add_done_callback(_retrieve)
+        # shielded: one caller that gives up does not cancel the answer the others await
+        return await asyncio.shield(task)
+
+    async def _ask_status(self) -> dict[str, Any]:
         return await (await self._connected()).status()
 
     async def stats(self) -> ControlStats:

@@ -219,8 +219,10 @@ def test_a_flooded_and_a_hung_panel_leave_the_loop_and_the_estop_alone(
     with _held_open(device.panel_port, 100), \
             _flood(device.panel_port, rate_hz=1000, threads=16) as achieved:
         time.sleep(0.5)
+        asked = device.stats().socket_received["status"]
         flooded = _window(device, "flooded")
         rate = achieved()
+        asked = device.stats().socket_received["status"] - asked
     assert device.panel is not None
     device.panel.send_signal(signal.SIGSTOP)
     try:
@@ -229,7 +231,8 @@ def test_a_flooded_and_a_hung_panel_leave_the_loop_and_the_estop_alone(
         device.panel.send_signal(signal.SIGCONT)
     wait_for(device.panel_linked, 15, "the panel linked again after SIGCONT")
     print(f"\n{base.line()}\n{flooded.line()}  [{rate:.0f} requests/s answered, "
-          f"100 connections held open]\n{hung.line()}")
+          f"100 connections held open; {asked / flooded.elapsed_s:.0f} status requests/s "
+          f"reached the control socket]\n{hung.line()}")
     assert rate > 100, "the flood did not reach the panel"
     _assert_undisturbed(base, flooded)
     _assert_undisturbed(base, hung)
