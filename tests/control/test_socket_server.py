@@ -355,3 +355,19 @@ async def test_requests_in_flight_are_bounded_per_connection(tmp_path: Path) -> 
         gate.set()
         assert {(await raw.line())["id"], (await raw.line())["id"]} == {1, 2}
         await raw.aclose()
+
+
+async def test_stats_count_the_socket_messages_by_type(tmp_path: Path) -> None:
+    async with serve(tmp_path) as s:
+        raw = await Raw.open(s.path)
+        await raw.send(b"garbage\n")
+        assert (await raw.line())["type"] == "error"
+        assert (await raw.ask({"id": 1, "type": "status"}))["type"] == "status"
+        reply = await raw.ask({"id": 2, "type": "stats"})
+        await raw.aclose()
+    assert reply["type"] == "stats" and reply["id"] == 2
+    stats = reply["stats"]
+    assert stats["socket_received"] == {"malformed": 1, "status": 1, "stats": 1}
+    assert stats["socket_sent"] == {"error": 1, "status": 1}  # this reply not yet counted
+    assert stats["counters"]["cycles"] >= 0
+    assert set(stats) >= {"period_s", "jitter_s", "poll_s", "alarms_raised", "sessions"}
