@@ -160,7 +160,9 @@ def install(file: str, directory: Path) -> None:
         raise SystemExit(1) from None
     except OSError as exc:
         where = exc.filename or directory
-        click.echo(f"{file}: cannot install into {where}: {exc.strerror or exc}", err=True)
+        click.echo(f"{file}: cannot install into {where}: {exc.strerror or exc} (name the "
+                   f"folder with --dir or ${PROFILE_DIR_ENV}; a simulated device's is the "
+                   "profiles/ folder of its state directory)", err=True)
         raise SystemExit(1) from None
     if result.outcome is Installed.WRITTEN:
         click.echo(f"installed {result.loaded.identity} as {result.path}")
