@@ -5,9 +5,10 @@ status and releases the link (the port's ``aclose``, which also commands the val
 closed, the safe state). Any DeviceError or AddressError is one line on stderr and
 exit status 2.
 
-The status's read times (``read_at_s``, ``valve_at_s``, ``telemetry_at_s``) are the
-host's monotonic seconds, which mean nothing outside this process: they are shown as
-wall-clock times in UTC (``read_at``, ``valve_at``, ``telemetry_at``).
+The status's times (``read_at_s``, ``valve_at_s``, ``telemetry_at_s``, ``echo_at_s``)
+are the host's monotonic seconds, which mean nothing outside this process: they are
+shown as wall-clock times in UTC under the name without ``_s`` (``read_at``, ...),
+and a time that never came (``-inf``) as none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import dataclasses
 import json as json_module
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,9 +35,8 @@ __all__ = ["EXIT_UNREACHABLE", "command", "probe_unit"]
 EXIT_UNREACHABLE: Final = 2
 #: Release of the link gets this long of its own after the probe's deadline.
 CLOSE_TIMEOUT_S: Final = 1.0
-#: The status fields that are monotonic read times, and the names they are shown under.
-_READ_TIMES: Final = {"read_at_s": "read_at", "valve_at_s": "valve_at",
-                      "telemetry_at_s": "telemetry_at"}
+#: The status fields that are host monotonic times end so; shown without the ``_s``.
+_MONOTONIC_SUFFIX: Final = "_at_s"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,8 +49,10 @@ class ProbeResult:
     clock_at_s: float = 0.0
     wall_at_s: float = 0.0
 
-    def wall_time(self, monotonic_s: float) -> str:
-        """A monotonic reading as ISO 8601 UTC, to the millisecond."""
+    def wall_time(self, monotonic_s: float) -> str | None:
+        """A monotonic reading as ISO 8601 UTC, to the millisecond; None if not finite."""
+        if not math.isfinite(monotonic_s):
+            return None
         wall = self.wall_at_s - (self.clock_at_s - monotonic_s)
         return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
 
@@ -85,8 +88,8 @@ async def probe_unit(
 def _status_fields(result: ProbeResult) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in result.status._asdict().items():
-        if name in _READ_TIMES:
-            fields[_READ_TIMES[name]] = result.wall_time(value)
+        if name.endswith(_MONOTONIC_SUFFIX):
+            fields[name.removesuffix("_s")] = None if value is None else result.wall_time(value)
         else:
             fields[name] = value
     fields["faults"] = sorted(result.status.faults)
