@@ -46,6 +46,9 @@ PACKAGES: Final = (
     ("mbpoll", "mbpoll", False, "poking a Modbus unit by hand; tests/simulator/cjair/"
      "test_cjair_mbpoll.py skips without it"),
     ("shellcheck", "shellcheck", False, "the check of systemd/install.sh in the tests"),
+    ("curl", "curl", False, "the simulator's control channel in the README's commands"),
+    ("chromium", "chromium", False, "the panel's screenshots and browser tests, and the kiosk "
+     "on a device with cage"),
 )
 _SERIAL_SCHEMES: Final = frozenset({"n2+serial", "modbus+rtu"})
 _EXAMPLE_CONFIG: Final = "systemd/cryoctl.example.toml"
@@ -97,7 +100,7 @@ def _packages() -> list[Check]:
     for name, program, device_needs, why in PACKAGES:
         path = shutil.which(program)
         if path is not None:
-            checks.append(Check(name, Status.OK, f"{path} ({why})"))
+            checks.append(Check(name, Status.OK, f"{path}: {why}"))
         else:
             checks.append(Check(name, Status.FIX if device_needs else Status.NOTE,
                                 f"not installed: {why}", f"sudo apt-get install {name}"))

@@ -59,7 +59,7 @@ def test_nothing_running_and_no_data_dir_is_one_line_each_with_its_fix(tmp_path:
     lines = out.splitlines()
     by_name = {line.split()[1]: line for line in lines[:-1]}
     assert list(by_name) == ["python", "python3-venv", "socat", "mbpoll", "shellcheck",
-                             "config", "unit", "data", "socket", "panel"]
+                             "curl", "chromium", "config", "unit", "data", "socket", "panel"]
     assert by_name["python"].startswith("ok ")
     assert by_name["config"].startswith("ok ") and str(config) in by_name["config"]
     assert by_name["unit"].startswith("FIX ") and f"127.0.0.1:{wire}" in by_name["unit"]
