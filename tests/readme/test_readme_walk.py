@@ -44,6 +44,9 @@ TEST_COMMAND = "python -m pytest"
 DEVICE_PORTS = (8080, 8765)
 #: Programs a block may call that the README lists as prerequisites.
 TOOLS = ("mbpoll", "curl")
+#: The panel as the first command names it (the page, with the API below it).
+PANEL_URL = "http://127.0.0.1:8080/"
+_PIN_LINE = re.compile(r"cryoctl: (staff|technician) PIN \d{6}$")
 INSTALL_TIMEOUT_S = 600.0
 BLOCK_TIMEOUT_S = 300.0
 STOP_WITHIN_S = 5.0
@@ -145,9 +148,10 @@ def _read_until_panel(proc: subprocess.Popen[str], out: list[str]) -> None:
         if not line:
             break
         out.append(line.rstrip("\n"))
-        if line.startswith("cryoctl: the panel server's API at"):
+        pins = sum(bool(_PIN_LINE.match(said)) for said in out)
+        if pins == 2 and line.startswith("cryoctl: ") and PANEL_URL in line:
             return
-    raise AssertionError("the first command never printed the panel's URL:\n"
+    raise AssertionError("the first command never printed its PINs and the panel's URL:\n"
                          + "\n".join(out[-40:]))
 
 
@@ -235,7 +239,7 @@ def test_the_first_command_brings_the_whole_device_up(first_run: FirstRun) -> No
     out = "\n".join(first_run.out)
     assert re.search(r"^cryoctl: staff PIN \d{6}$", out, re.MULTILINE), out
     assert re.search(r"^cryoctl: technician PIN \d{6}$", out, re.MULTILINE), out
-    assert "the panel server's API at http://127.0.0.1:8080/api/v1/status" in out
+    assert re.search(rf"^cryoctl: .*{re.escape(PANEL_URL)}", out, re.MULTILINE), out
     assert f"{first_run.home}/.local/state/cryoctl/simulate-n2" in out  # where its state is
     assert first_run.status is not None, "GET /api/v1/status never answered 200"
     assert first_run.status["link"] == "connected", first_run.status
