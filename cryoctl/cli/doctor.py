@@ -5,8 +5,9 @@ Each line is ``STATUS  CHECK  what was found`` and, for anything to fix, ``-> th
 tests' tools) or does not apply here (no serial line on a TCP unit). Exit status 0
 when nothing is to fix, 1 otherwise; ``--json`` prints the same as one JSON object.
 
-It reads, connects and asks; it never writes, and it sends the control process a
-ping, nothing else.
+It reads, connects and asks; it never writes. It asks the control process for its
+status, nothing else, and while that process holds the unit's link it does not open
+a second one.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import click
@@ -156,13 +158,21 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
-def _unit(config: Config | None) -> Check:
+def _unit(config: Config | None, held: Mapping[str, Any] | None) -> Check:
+    """The unit's serial device, or its TCP port; never a second link beside the control
+    process's (``held``: its status, when it answers), which a real unit may not take."""
     if config is None:
         return Check("unit", Status.NOTE, "not checked: no usable config")
     url = config.unit.url
     parts = urlsplit(url)
     if parts.scheme in _SERIAL_SCHEMES:
         return _serial(url)
+    if held is not None:
+        who = held.get("identity") or {}
+        named = " ".join(str(who.get(k)) for k in ("model", "serial") if who.get(k))
+        return Check("unit", Status.OK, f"{url}: the control process holds the link "
+                     f"({named or 'unit not identified yet'}, phase {held.get('phase')}); "
+                     "not connected to again")
     host, port = parts.hostname or "127.0.0.1", parts.port or 0
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT_S):
@@ -191,30 +201,34 @@ def _data_dir(config: Config) -> Check:
     return Check("data", Status.OK, f"{folder}: a directory this user may write in")
 
 
-async def _ping(path: Path) -> None:
+async def _status(path: Path) -> dict[str, Any]:
     from cryoctl.client import ControlClient
 
     async with ControlClient(path, timeout_s=TIMEOUT_S) as client:
-        await client.ping(timeout_s=TIMEOUT_S)
+        return await client.status(timeout_s=TIMEOUT_S)
 
 
-def _socket(config: Config) -> Check:
+def _socket(config: Config) -> tuple[Check, dict[str, Any] | None]:
+    """The control socket, and the control process's status when it answers."""
     path = config.control.socket_path
     start = "start the control process: sudo systemctl start cryoctl (journalctl -u cryoctl " \
             "says why it stopped), or cryoctl run --config FILE"
     if not path.exists():
-        return Check("socket", Status.FIX, f"{path}: no such socket (no control process)", start)
+        return Check("socket", Status.FIX, f"{path}: no such socket (no control process)",
+                     start), None
     if not stat.S_ISSOCK(path.stat().st_mode):
         return Check("socket", Status.FIX, f"{path} is not a socket",
-                     "remove it, or set [control] socket_path elsewhere")
+                     "remove it, or set [control] socket_path elsewhere"), None
     try:
-        asyncio.run(_ping(path))
+        snapshot = asyncio.run(_status(path))
     except (ControlUnavailable, ControlTimeout, RequestRejected, OSError) as exc:
         said = str(exc).removeprefix(f"{path}: ")
         if "permission denied" in said:
             start = "sudo usermod -aG cryoctl-tech $USER, then log in again"
-        return Check("socket", Status.FIX, f"{path}: {said}", start)
-    return Check("socket", Status.OK, f"{path}: the control process answers")
+        return Check("socket", Status.FIX, f"{path}: {said}", start), None
+    healthy = "healthy" if snapshot.get("healthy") else "NOT healthy"
+    return Check("socket", Status.OK, f"{path}: the control process answers "
+                 f"(phase {snapshot.get('phase')}, {healthy})"), snapshot
 
 
 def _panel(config: Config) -> Check:
@@ -244,14 +258,14 @@ def run_checks(config_path: Path) -> list[Check]:
     """Every check, in the order a person would fix them."""
     checks = [_python(), *_packages()]
     config_check, config = _config(config_path)
-    checks += [config_check, _unit(config)]
     # Without a usable config the rest is judged at the defaults, and says so.
     effective = config or Config.model_validate({"unit": {"kind": "n2",
                                                           "url": "n2+serial:///dev/cryo-unit"}})
-    rest = [_data_dir(effective), _socket(effective), _panel(effective)]
+    socket_check, held = _socket(effective)
+    rest = [_data_dir(effective), socket_check, _panel(effective)]
     if config is None:
         rest = [Check(c.name, c.status, f"{c.detail} (the default)", c.fix) for c in rest]
-    return [*checks, *rest]
+    return [*checks, config_check, _unit(config, held), *rest]
 
 
 @click.command("doctor")

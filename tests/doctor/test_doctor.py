@@ -156,6 +156,12 @@ def test_the_whole_simulated_device_passes_every_device_check(tmp_path: Path) ->
             time.sleep(0.5)
         assert set(device.values()) == {"ok"}, found
         assert code == (0 if all(c["status"] != "fix" for c in found.values()) else 1)
+        assert "the control process holds the link" in found["unit"]["detail"]
+        assert "N2-CRYO" in found["unit"]["detail"]
+        assert "phase idle, healthy" in found["socket"]["detail"]
+        # it opened no second link to the unit beside the control process's
+        sim_log = (tmp_path / "sim.log").read_text()
+        assert "refused" not in sim_log and sim_log.count("n2 tcp: client (") == 1, sim_log
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
