@@ -10,7 +10,10 @@ from simulator.n2.cli import n2
 
 @click.group()
 def sim() -> None:
-    """Run a simulated unit on TCP, a pty or a serial port, with a control channel."""
+    """Run a simulated unit on TCP or a pseudo-terminal (pty), with a control channel.
+
+    A real serial port is not offered: point the driver at the pty instead.
+    """
 
 
 sim.add_command(cj_air)

@@ -4,6 +4,11 @@ The probe writes nothing to the unit's settings: it connects, identifies, reads 
 status and releases the link (the port's ``aclose``, which also commands the valve
 closed, the safe state). Any DeviceError or AddressError is one line on stderr and
 exit status 2.
+
+The status's times (``read_at_s``, ``valve_at_s``, ``telemetry_at_s``, ``echo_at_s``)
+are the host's monotonic seconds, which mean nothing outside this process: they are
+shown as wall-clock times in UTC under the name without ``_s`` (``read_at``, ...),
+and a time that never came (``-inf``) as none.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import asyncio
 import dataclasses
 import json as json_module
 import logging
+import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import click
@@ -28,6 +35,8 @@ __all__ = ["EXIT_UNREACHABLE", "command", "probe_unit"]
 EXIT_UNREACHABLE: Final = 2
 #: Release of the link gets this long of its own after the probe's deadline.
 CLOSE_TIMEOUT_S: Final = 1.0
+#: The status fields that are host monotonic times end so; shown without the ``_s``.
+_MONOTONIC_SUFFIX: Final = "_at_s"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,10 +44,25 @@ class ProbeResult:
     identity: Identity
     capabilities: Capabilities
     status: Status
+    #: One reading of the monotonic clock and the wall clock, taken together after the
+    #: status, to show its read times as wall-clock times.
+    clock_at_s: float = 0.0
+    wall_at_s: float = 0.0
+
+    def wall_time(self, monotonic_s: float) -> str | None:
+        """A monotonic reading as ISO 8601 UTC, to the millisecond; None if not finite."""
+        if not math.isfinite(monotonic_s):
+            return None
+        wall = self.wall_at_s - (self.clock_at_s - monotonic_s)
+        return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
 
 
 async def probe_unit(
-    url: str, *, timeout_ms: int = 3000, clock: Callable[[], float] = time.monotonic
+    url: str,
+    *,
+    timeout_ms: int = 3000,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> ProbeResult:
     """Connect to ``url``, identify the unit, read one status, release the link."""
     port = open_unit(url, clock=clock)
@@ -46,6 +70,7 @@ async def probe_unit(
         async with asyncio.timeout(timeout_ms / 1000):
             identity = await port.connect()
             status = await port.read_status()
+            clock_at_s, wall_at_s = clock(), wall_clock()
     except TimeoutError as exc:
         if isinstance(exc, DeviceError):
             raise
@@ -56,12 +81,18 @@ async def probe_unit(
                 await port.aclose()
         except (TimeoutError, DeviceError) as exc:
             logging.getLogger("cryoctl.probe").warning("link not released cleanly: %s", exc)
-    return ProbeResult(identity=identity, capabilities=port.capabilities, status=status)
+    return ProbeResult(identity=identity, capabilities=port.capabilities, status=status,
+                       clock_at_s=clock_at_s, wall_at_s=wall_at_s)
 
 
-def _status_fields(status: Status) -> dict[str, Any]:
-    fields = status._asdict()
-    fields["faults"] = sorted(status.faults)
+def _status_fields(result: ProbeResult) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in result.status._asdict().items():
+        if name.endswith(_MONOTONIC_SUFFIX):
+            fields[name.removesuffix("_s")] = None if value is None else result.wall_time(value)
+        else:
+            fields[name] = value
+    fields["faults"] = sorted(result.status.faults)
     return fields
 
 
@@ -69,7 +100,7 @@ def as_json(result: ProbeResult) -> dict[str, Any]:
     return {
         "identity": dataclasses.asdict(result.identity),
         "kind": result.capabilities.kind.value,
-        "status": _status_fields(result.status),
+        "status": _status_fields(result),
     }
 
 
@@ -93,7 +124,7 @@ def as_table(result: ProbeResult) -> str:
         ("serial", result.identity.serial),
         ("firmware", result.identity.firmware),
     ]
-    status = _status_fields(result.status)
+    status = _status_fields(result)
     status["fault_bits"] = f"{result.status.fault_bits:#06x}"
     rows += [(name, _shown(value)) for name, value in status.items()]
     width = max(len(name) for name, _ in rows)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from cryoctl.cli._table import table
 from cryoctl.errors import ProfileError
 from cryoctl.profile import LoadedProfile, load_profile
 from cryoctl.profile.store import (
@@ -102,6 +103,9 @@ def _human(loaded: LoadedProfile) -> list[str]:
         limits.append(f"at most {s.max_course_sessions} sessions a course")
     if s.requires_cold_test:
         limits.append("cold test required")
+    zones = [("#", "name", "max_dwell_s", "max_total_s", "passes", "rest_s", "repeat")]
+    zones += [(str(i), z.name, f"{z.max_dwell_s:g}", f"{z.max_total_s:g}", str(z.passes),
+               f"{z.rest_s:g}", str(z.repeat)) for i, z in enumerate(p.zones)]
     lines = [
         f"{loaded.identity}  ({loaded.source})",
         f"{m.title}: {m.device.value}, {m.kind.value}",
@@ -110,9 +114,8 @@ def _human(loaded: LoadedProfile) -> list[str]:
         "session: " + "; ".join(limits),
         "checklist:",
         *(f"  - {item}" for item in s.checklist),
-        "zones:  #  name  max_dwell_s  max_total_s  passes  rest_s  repeat",
-        *(f"  {i}  {z.name}  {z.max_dwell_s:g}  {z.max_total_s:g}  {z.passes}  {z.rest_s:g}"
-          f"  {z.repeat}" for i, z in enumerate(p.zones)),
+        "zones:",
+        *table(zones, indent="  "),
         "references:",
         *(f"  - {ref}" for ref in m.references),
     ]
@@ -157,7 +160,9 @@ def install(file: str, directory: Path) -> None:
         raise SystemExit(1) from None
     except OSError as exc:
         where = exc.filename or directory
-        click.echo(f"{file}: cannot install into {where}: {exc.strerror or exc}", err=True)
+        click.echo(f"{file}: cannot install into {where}: {exc.strerror or exc} (name the "
+                   f"folder with --dir or ${PROFILE_DIR_ENV}; a simulated device's is the "
+                   "profiles/ folder of its state directory)", err=True)
         raise SystemExit(1) from None
     if result.outcome is Installed.WRITTEN:
         click.echo(f"installed {result.loaded.identity} as {result.path}")

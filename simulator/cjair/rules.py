@@ -24,6 +24,7 @@ from simulator.cjair.registers import (
     to_signed16,
     to_unsigned16,
 )
+from simulator.watchdog import log_trip, watchdog_reason
 
 #: O2 the sensor reads while the O2_LOW cause is injected, %.
 INJECTED_O2_PCT = 18.0
@@ -208,6 +209,20 @@ class UnitState:
         if not self.faults & (1 << bit):
             self.faults |= 1 << bit
             self.event("FAULT", name=bit.name)
+            if bit is FaultBit.WATCHDOG:
+                log_trip("cj-air", self.watchdog_reason() or "")
+
+    def watchdog_reason(self) -> str | None:
+        """Why WATCHDOG is set, in words; None while it is not."""
+        if not self.faults & (1 << FaultBit.WATCHDOG):
+            return None
+        return watchdog_reason(
+            window_ms=self.reg(Holding.WATCHDOG_MS),
+            fed_at_s=self.last_heartbeat_s,
+            power_on_s=self.power_on_s,
+            feed="HEARTBEAT write",
+            reset="FAULT_RESET",
+        )
 
     def _drive(self) -> None:
         if self.interlocked():

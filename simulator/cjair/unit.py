@@ -256,6 +256,7 @@ class CjAirUnit:
                 "valve_drive_open": s.drive_open,
                 "valve_lag_ms": s.valve_lag_s * 1000,
                 "last_heartbeat_s": s.last_heartbeat_s,
+                "watchdog_reason": s.watchdog_reason(),
                 "trigger": s.trigger,
                 "estop_pressed": s.estop_pressed,
                 "estop_latched": s.estop_latch,

@@ -47,6 +47,7 @@ from simulator.n2.config import N2Config
 from simulator.n2.faults import Fault
 from simulator.n2.physics import Physics
 from simulator.n2.protocol import Command
+from simulator.watchdog import log_trip, watchdog_reason
 
 __all__ = ["N2Core", "Outgoing"]
 
@@ -82,6 +83,7 @@ class N2Core:
         self._setpoint_kpa = self.config.press_kpa
         self._wdt_ms = self.config.wdt_ms
         self._last_feed_s = now
+        self._power_on_s = now
         self._valve_cmd = False
         self._stuck: bool | None = None
         self._lease_due_s: float | None = None
@@ -118,6 +120,18 @@ class N2Core:
         if Fault.WATCHDOG in self._bits:
             return None
         return self._last_feed_s + self._wdt_ms / 1000.0
+
+    def watchdog_reason(self) -> str | None:
+        """Why WATCHDOG is set, in words; None while it is not."""
+        if Fault.WATCHDOG not in self._bits:
+            return None
+        return watchdog_reason(
+            window_ms=self._wdt_ms,
+            fed_at_s=self._last_feed_s,
+            power_on_s=self._power_on_s,
+            feed="valid command",
+            reset="RESET",
+        )
 
     def _notify(self) -> None:
         listener = self._listener
@@ -223,6 +237,7 @@ class N2Core:
                 self._event("EV,LEASE")
             elif wdt is not None and wdt <= self._t_s:
                 self._latch_bits(Fault.WATCHDOG, wdt)
+                log_trip(self.kind, self.watchdog_reason() or "")
             else:
                 return
 

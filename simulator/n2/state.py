@@ -44,6 +44,7 @@ def render(unit: N2Core) -> dict[str, Any]:
         "wdt_ms": unit._wdt_ms,
         "watchdog_fed_s": unit._last_feed_s,
         "watchdog_due_s": unit._wdt_due_s(),
+        "watchdog_reason": unit.watchdog_reason(),
         "faults": fl.fault_word(unit._bits),
         "fault_names": fl.names(unit._bits),
         "injected": sorted(unit._injected),

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from modbus_peer import ModbusPeer
@@ -51,7 +52,13 @@ async def test_json(peer: ModbusPeer) -> None:
     doc = json.loads(out)
     assert doc["identity"]["firmware"] == "2.5"
     assert doc["status"]["faults"] == ["O2_LOW"] and doc["status"]["outlet_temp_c"] == -30.0
-    assert isinstance(doc["status"]["read_at_s"], float)
+    # read times as wall-clock UTC, not the host's bare monotonic seconds
+    assert not [key for key in doc["status"] if key.endswith("_at_s")]
+    for key in ("read_at", "valve_at", "telemetry_at"):
+        read_at = datetime.fromisoformat(doc["status"][key])
+        assert read_at.tzinfo is not None
+        assert abs((datetime.now(UTC) - read_at).total_seconds()) < 30
+    assert doc["status"]["echo_at"] is None  # the echo of a heartbeat the probe never wrote
 
 
 async def test_unreachable_unit_is_exit_2_and_one_line() -> None:

@@ -110,8 +110,27 @@ def test_show_by_name_in_words(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     wart = next(p for p in shipped_profiles() if p.name == "n2-common-wart")
     assert lines[0] == f"{wart.identity}  (shipped:n2-common-wart.toml)"
-    assert "  0  wart  10  20  2  30  10" in lines
+    assert "  #  name  max_dwell_s  max_total_s  passes  rest_s  repeat" in lines
+    assert "  0  wart           10           20       2      30      10" in lines
     assert any(line.startswith("  - Sterling JC") for line in lines)
+
+
+@pytest.mark.parametrize("name", [p.name for p in shipped_profiles()])
+def test_show_lines_up_the_zones_under_their_headings(tmp_path: Path, name: str) -> None:
+    lines = run("show", name, "--dir", str(tmp_path)).stdout.splitlines()
+    start = lines.index("zones:") + 1
+    end = lines.index("references:")
+    header, *zones = lines[start:end]
+    assert zones, "no zone rows"
+    headings = header.split()
+    name_col = header.index("name")
+    for row in zones:
+        assert len(row.split()) == len(headings), row
+        assert row[name_col - 1] == " " and row[name_col] != " ", (header, row)
+        for heading in headings[2:]:  # numbers end under the end of their heading
+            end_col = header.index(heading) + len(heading)
+            assert row[end_col - 1] != " ", (header, row)
+            assert end_col == len(row) or row[end_col] == " ", (header, row)
 
 
 def test_show_json_round_trips_to_the_same_profile(tmp_path: Path) -> None:
@@ -234,6 +253,7 @@ def test_install_into_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
     result = run("install", str(clinic_profile(tmp_path)), "--dir", str(blocker / "sub"))
     assert result.exit_code == 1
     assert "cannot install into" in result.stderr
+    assert "--dir or $CRYOCTL_PROFILE_DIR" in result.stderr  # where else it may go
     assert "Traceback" not in result.output
 
 

@@ -10,7 +10,10 @@ import pytest
 
 from simulator.cjair.fixtures import CjAirHandle
 
-pytestmark = pytest.mark.skipif(shutil.which("mbpoll") is None, reason="mbpoll not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("mbpoll") is None,
+    reason="mbpoll not installed (apt-get install mbpoll; see the README's prerequisites)",
+)
 
 
 def mbpoll(target: list[str], *args: str) -> subprocess.CompletedProcess[str]:
