@@ -42,7 +42,7 @@ class PanelSettings:
             return self.default_language
         value = data.get("language") if isinstance(data, dict) else None
         try:
-            return Language(value)
+            return Language(str(value))
         except ValueError:
             log.warning("panel_settings_unreadable", file=str(self.path),
                         error=f"language: {value!r} is not one of "
