@@ -21,12 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (.ci/run installs it)",
-                allow_module_level=True)
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright  # noqa: E402
+CHROMIUM = Path("/usr/bin/chromium")
 
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync"]
@@ -176,6 +173,9 @@ def _up(api: httpx.Client) -> bool:
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium "
+                    "(.ci/run installs it with apt-get)")
     with sync_playwright() as pw:
         yield pw
 
