@@ -218,6 +218,7 @@ class Panel:
         self.page.wait_for_selector("#screen-lock", state="hidden")
 
     def hold(self, selector: str, seconds: float) -> None:
+        self.page.locator(selector).scroll_into_view_if_needed()
         box = self.page.locator(selector).bounding_box()
         assert box is not None
         self.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -21,6 +21,7 @@ export const ui = {
 };
 
 export function show(screen) {
+  if (screen !== ui.screen) document.getElementById("screens").scrollTop = 0;
   for (const el of document.querySelectorAll(".screen")) el.hidden = el.id !== `screen-${screen}`;
   ui.screen = screen;
 }

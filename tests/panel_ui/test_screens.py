@@ -1,0 +1,65 @@
+"""The main screens at 800x480 and 1280x800, in English and Russian, written to docs/panel/
+as ``<screen>-<w>x<h>-<lang>.png`` (committed: a reader sees the panel without running it).
+
+On each, STOP is in view and nothing of the page runs off its side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.panel_ui.conftest import SHOTS, SIZES, Device, Panel, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+SCREENS = ("lock", "start", "session", "alarms", "tech")
+
+NO_SIDEWAYS_OVERFLOW_JS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (!el.checkVisibility() || el.closest('#dialog')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > window.innerWidth + 1) out.push(el.id || el.className || el.tagName);
+  }
+  return out;
+}"""
+
+
+def check(panel: Panel, screen: str) -> None:
+    panel.stop_in_view()
+    assert panel.page.evaluate(NO_SIDEWAYS_OVERFLOW_JS) == [], f"{screen}: cut off at the side"
+    path = panel.shot(screen)
+    assert path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_main_screens(open_panel: Callable[..., Panel], device: Device, size: str,
+                          lang: str) -> None:
+    panel = open_panel(size)
+    page = panel.page
+    panel.set_language(lang)
+    check(panel, "lock")
+    panel.sign_in("technician")
+    page.wait_for_selector("#screen-profiles:not([hidden])")
+    panel.choose_face_profile()
+    page.wait_for_function("!document.getElementById('course').textContent.includes('…')")
+    check(panel, "start")
+    panel.start_session()
+    wait_for("armed", lambda: device.phase() == "treating_armed")
+    device.sim("/trigger", pressed=True)
+    page.wait_for_selector("#banner[data-phase=spraying]")
+    page.wait_for_timeout(600)
+    check(panel, "session")
+    device.sim("/trigger", pressed=False)
+    device.sim("/o2", pct=18.9)
+    page.wait_for_selector(".alarm[data-code=o2_low]")
+    check(panel, "alarms")
+    page.click("#nav-tech")
+    page.wait_for_selector("#screen-tech:not([hidden])")
+    check(panel, "tech")
+    assert panel.errors == []
+    for screen in SCREENS:
+        assert (SHOTS / f"{screen}-{size}-{lang}.png").exists()
