@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")

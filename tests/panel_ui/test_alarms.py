@@ -48,7 +48,8 @@ def test_low_oxygen_and_a_unit_fault_at_their_priority_acknowledge_and_audio_pau
     device.sim("/o2", pct=18.9)  # low oxygen: the unit faults too (its own O2 bit)
     page.wait_for_selector(".alarm[data-code=o2_low]")  # not hidden by the pause
     page.wait_for_selector(".alarm[data-code=unit_fault]")
-    codes = page.eval_on_selector_all("#alarm-list .alarm", "(els) => els.map((e) => e.dataset.code)")
+    codes = page.eval_on_selector_all("#alarm-list .alarm",
+                                      "(els) => els.map((e) => e.dataset.code)")
     priorities = page.eval_on_selector_all(
         "#alarm-list .alarm", "(els) => els.map((e) => e.dataset.priority)")
     rank = {"high": 3, "medium": 2, "low": 1}

@@ -21,7 +21,8 @@ NO_SIDEWAYS_OVERFLOW_JS = """() => {
   for (const el of document.querySelectorAll('body *')) {
     if (!el.checkVisibility() || el.closest('#dialog')) continue;
     const box = el.getBoundingClientRect();
-    if (box.width && box.right > window.innerWidth + 1) out.push(el.id || el.className || el.tagName);
+    const name = el.id || el.className || el.tagName;
+    if (box.width && box.right > window.innerWidth + 1) out.push(name);
   }
   return out;
 }"""
