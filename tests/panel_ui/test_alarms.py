@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.panel_ui.conftest import Device, Panel, wait_for
-from tests.panel_ui.test_stop import start_by_api
+from tests.panel_ui.kiosk import Device, Panel, start_by_api, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

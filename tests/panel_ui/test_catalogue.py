@@ -17,8 +17,8 @@ import pytest
 
 from cryoctl.core.alarms import AlarmCode
 from cryoctl.profile import shipped_profiles
+from tests.panel_ui.kiosk import STATIC
 
-STATIC = Path(str(files("cryoctl.panel").joinpath("static")))
 LANGS = ("en", "ru")
 #: The printed report's catalogues (the records side), checked the same way when present.
 REPORT_I18N = Path(str(files("cryoctl.panel").joinpath("report", "i18n")))

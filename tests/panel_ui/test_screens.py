@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.panel_ui.conftest import SHOTS, SIZES, Device, Panel, wait_for
+from tests.panel_ui.kiosk import SHOTS, SIZES, Device, Panel, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -46,7 +46,7 @@ def test_the_main_screens(open_panel: Callable[..., Panel], device: Device, size
     panel.sign_in("technician")
     page.wait_for_selector("#screen-profiles:not([hidden])")
     panel.choose_face_profile()
-    page.wait_for_function("!document.getElementById('course').textContent.includes('…')")
+    page.wait_for_selector("#course[data-state=shown], #course[data-state=unavailable]")
     check(panel, "start")
     panel.start_session()
     wait_for("armed", lambda: device.phase() == "treating_armed")

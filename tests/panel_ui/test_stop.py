@@ -7,18 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from cryoctl.profile import shipped_profiles
-from tests.panel_ui.conftest import FACE, SIZES, Device, Panel, wait_for
+from tests.panel_ui.kiosk import SIZES, Device, Panel, start_by_api, wait_for
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def start_by_api(device: Device) -> None:
-    loaded = next(p for p in shipped_profiles() if p.name == FACE)
-    body = {"profile": FACE, "patient_ref": "P-STOP", "cold_test_done": True,
-            "checklist": dict.fromkeys(loaded.profile.session.checklist, True)}
-    answer = device.api.post("/api/v1/session", json=body, headers=device.login("staff"))
-    assert answer.status_code == 200, answer.text
 
 
 @pytest.mark.parametrize("size", list(SIZES))

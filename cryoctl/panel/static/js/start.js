@@ -107,6 +107,7 @@ function drawStart() {
 function drawCourse() {
   const box = $("course");
   const c = state.course;
+  box.dataset.state = c === null ? "empty" : typeof c === "string" ? c : "shown";
   if (c === null) box.textContent = t("course.enter_patient");
   else if (c === "unavailable") box.textContent = t("course.unavailable");
   else if (c === "loading") box.textContent = t("course.loading");
@@ -141,7 +142,9 @@ async function loadCourse() {
     state.refusal = c.refusal || null;
     state.overridable = Boolean(c.overridable);
   } catch (error) {
-    state.course = error instanceof ApiError && error.status === 404 ? "unavailable" : "unavailable";
+    // 404: no records on this device (yet); anything else: not known now. Neither blocks.
+    state.course = "unavailable";
+    state.refusal = null;
   }
   drawCourse();
   update();
