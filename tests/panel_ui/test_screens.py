@@ -29,6 +29,7 @@ NO_SIDEWAYS_OVERFLOW_JS = """() => {
 
 
 def check(panel: Panel, screen: str) -> None:
+    panel.page.evaluate("document.getElementById('screens').scrollTo(0, 0)")
     panel.stop_in_view()
     assert panel.page.evaluate(NO_SIDEWAYS_OVERFLOW_JS) == [], f"{screen}: cut off at the side"
     path = panel.shot(screen)
