@@ -1,7 +1,8 @@
 """The main screens at 800x480 and 1280x800, in English and Russian, written to docs/panel/
 as ``<screen>-<w>x<h>-<lang>.png`` (committed: a reader sees the panel without running it).
 
-On each, STOP is in view and nothing of the page runs off its side.
+On each, STOP is in view, nothing of the page runs off its side, every touch target
+is at least 48 px and every text at least 18 px.
 """
 
 from __future__ import annotations
@@ -28,10 +29,29 @@ NO_SIDEWAYS_OVERFLOW_JS = """() => {
 }"""
 
 
+#: Touch targets under 48 px and text under 18 px that are visible now.
+TOO_SMALL_JS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('button, input')) {
+    if (!el.checkVisibility()) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width < 48 || box.height < 48) out.push(`target ${el.id || el.textContent}`);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.textContent.trim() || !el.checkVisibility()) continue;
+    if (parseFloat(getComputedStyle(el).fontSize) < 18) out.push(`text ${node.textContent}`);
+  }
+  return out;
+}"""
+
+
 def check(panel: Panel, screen: str) -> None:
     panel.page.evaluate("document.getElementById('screens').scrollTo(0, 0)")
     panel.stop_in_view()
     assert panel.page.evaluate(NO_SIDEWAYS_OVERFLOW_JS) == [], f"{screen}: cut off at the side"
+    assert panel.page.evaluate(TOO_SMALL_JS) == [], f"{screen}: too small for gloves or a metre"
     path = panel.shot(screen)
     assert path.stat().st_size > 5000
 
