@@ -36,8 +36,10 @@ def test_low_oxygen_and_a_unit_fault_at_their_priority_acknowledge_and_audio_pau
     assert style(panel, "nozzle_mismatch", "backgroundColor") == YELLOW
     assert style(panel, "nozzle_mismatch", "animationName") == "none"
 
+    page.wait_for_selector("#alarm-bar[data-sound=medium]")  # the page's own speaker
     page.click("#alarm-pause")
     page.wait_for_selector("#alarm-pause[data-paused=true]")
+    page.wait_for_selector("#alarm-bar[data-sound=off]")
     first = int(re.findall(r"\d+", page.locator("#alarm-pause").inner_text())[0])
     assert 115 <= first <= 120, first
     page.wait_for_timeout(2100)
@@ -60,12 +62,14 @@ def test_low_oxygen_and_a_unit_fault_at_their_priority_acknowledge_and_audio_pau
         assert style(panel, code, "backgroundColor") in (RED, DARK_RED)
     # the new alarms ended the pause: their sound is heard, the button offers a new pause
     page.wait_for_selector("#alarm-pause[data-paused=false]")
+    page.wait_for_selector("#alarm-bar[data-sound=high]")
     assert device.snapshot()["alarms"]["audio_active"] is True
 
     page.click("#alarm-ack")
     wait_for("acknowledged", lambda: all(
         a["acknowledged"] for a in device.snapshot()["alarms"]["alarms"]), timeout_s=5)
     page.wait_for_selector(".alarm[data-code=o2_low].acked")
+    page.wait_for_selector("#alarm-bar[data-sound=off]")  # acknowledged: silent
     assert style(panel, "o2_low", "animationName") == "none"  # acknowledged: no longer flashing
     assert style(panel, "o2_low", "backgroundColor") == RED
     assert panel.errors == []

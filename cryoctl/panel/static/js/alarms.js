@@ -5,12 +5,15 @@
 import { auth } from "./api.js";
 import { command } from "./app.js";
 import { integer, language, t } from "./i18n.js";
+import { linkUp } from "./live.js";
+import * as sound from "./sound.js";
 import { alarmText, PRIORITY } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
 let drawn = "";
 
 export function init() {
+  sound.init();
   $("alarm-ack").addEventListener("click", () => {
     const s = window.cryoctlSnapshot;
     command("/alarms/ack", s ? { up_to_seq: s.alarms.seq } : undefined);
@@ -64,6 +67,8 @@ export function render(live) {
       ol.append(li);
     }
   }
+  // The daemon lost after it was heard: a technical alarm of the page's own.
+  sound.play(s !== null && !linkUp() ? "high" : sound.wanted(s));
   const signedIn = auth.token !== null;
   $("alarm-ack").disabled = !signedIn || list.every((a) => a.acknowledged);
   const left = pauseLeftS(live);
