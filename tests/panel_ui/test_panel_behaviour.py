@@ -105,3 +105,28 @@ def test_a_technician_installs_a_profile_and_sees_every_problem(
     assert page.locator("#tech-install-problems li").count() == 0
     assert (device.data_dir / "profiles" / "clinic-lentigo-v1.toml").exists()
     assert panel.errors == []
+
+
+def test_pause_resume_stop_session_and_leave_the_summary(
+        open_panel: Callable[..., Panel], device: Device) -> None:
+    panel = open_panel("800x480")
+    page = panel.page
+    panel.sign_in("staff")
+    start_by_api(device)
+    page.wait_for_selector("#screen-session:not([hidden])")
+    page.click("#c-pause")
+    wait_for("paused", lambda: device.phase() == "paused", timeout_s=5)
+    page.wait_for_selector("#banner[data-phase=paused]")
+    page.wait_for_selector("#c-resume:not([hidden])")
+    page.click("#c-resume")
+    wait_for("resumed", lambda: device.phase() == "treating_armed", timeout_s=5)
+    page.wait_for_selector("#c-pause:not([hidden])")
+    assert page.locator("#c-next-site").is_disabled()  # the face zones have one site each
+    page.click("#c-stop")
+    wait_for("completed", lambda: device.phase() == "completed", timeout_s=5)
+    page.wait_for_selector("#session-done:not([hidden])")
+    page.wait_for_selector("#banner[data-phase=completed]")
+    page.click("#c-dismiss")
+    page.wait_for_selector("#screen-profiles:not([hidden])")
+    assert device.phase() in ("idle", "ready")
+    assert panel.errors == []
