@@ -252,6 +252,10 @@ class Panel:
         self.hold("#start-hold", 1.9)
         self.page.wait_for_selector("#screen-session:not([hidden])", timeout=10_000)
 
+    def start_session_refused(self) -> None:
+        self.hold("#start-hold", 1.9)
+        self.page.wait_for_selector("#start-error:not([hidden])", timeout=10_000)
+
     def shot(self, screen: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{screen}-{self.size}-{self.lang()}.png"

@@ -130,3 +130,17 @@ def test_pause_resume_stop_session_and_leave_the_summary(
     page.wait_for_selector("#screen-profiles:not([hidden])")
     assert device.phase() in ("idle", "ready")
     assert panel.errors == []
+
+
+def test_a_refused_start_says_why_and_offers_no_override_the_rules_do_not_allow(
+        open_panel: Callable[..., Panel], device: Device) -> None:
+    panel = open_panel("800x480")
+    page = panel.page
+    panel.sign_in("staff")
+    panel.choose_face_profile("P-REFUSED")
+    assert device.api.post("/api/v1/estop").status_code == 200  # the control process refuses
+    panel.start_session_refused()
+    error = page.locator("#start-error").inner_text()
+    assert error.startswith("Refused: ") and len(error) > len("Refused: ")
+    assert page.locator("#override").is_hidden()  # the control process's refusal: no override
+    assert device.phase() == "estop"
