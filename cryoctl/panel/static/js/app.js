@@ -180,7 +180,13 @@ async function main() {
   session.init();
   records.init();
   tech.init();
-  onChange(render);
+  // Snapshots may arrive at the loop's rate while spraying: draw at most once a frame.
+  let drawing = false;
+  onChange(() => {
+    if (drawing) return;
+    drawing = true;
+    requestAnimationFrame(() => { drawing = false; render(); });
+  });
   startLive();
   setInterval(() => { idleCheck(); render(); }, 250);
   render();
