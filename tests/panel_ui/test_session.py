@@ -86,8 +86,10 @@ def run_session(panel: Panel, device: Device, lang: str) -> list[list[str]]:
     later = seconds_shown(panel, "#t-dwell")
     assert later < first, f"the dwell countdown did not fall: {first} then {later}"
     dwell_text = page.locator("#t-dwell").inner_text()
-    # numbers as the language writes them: 1.9 s, 1,9 с
-    assert re.fullmatch(r"\d\.\d s" if lang == "en" else r"\d,\d с", dwell_text), dwell_text
+    # numbers as the language writes them: a decimal point and "s", a comma and the Cyrillic es
+    unit = "s" if lang == "en" else "\N{CYRILLIC SMALL LETTER ES}"
+    mark = r"\." if lang == "en" else ","
+    assert re.fullmatch(rf"\d{mark}\d {unit}", dwell_text), dwell_text
     seen.append(page.evaluate(NO_ENGLISH_JS))
     wait_for("the cut-off", lambda: not device.valve_open(), timeout_s=6)
     open_s = time.monotonic() - opened
