@@ -15,6 +15,8 @@ function rows(dl, pairs) {
     dt.textContent = label;
     const dd = document.createElement("dd");
     dd.dataset.field = field;
+    // the unit's own words (model, address, fault names) are shown as the unit says them
+    if (["model", "serial", "firmware", "url", "faults"].includes(field)) dd.dataset.content = "unit";
     dd.textContent = value;
     dl.append(dt, dd);
   }
