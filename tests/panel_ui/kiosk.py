@@ -1,6 +1,6 @@
 """The touch panel in Debian's Chromium, against the whole device (`cryoctl run --simulate n2`).
 
-Each test module starts its own device on free ports; the browser is shared. A page
+Each test module starts its own device on free ports; each has its own browser. A page
 is opened at a screen size and language; `Panel` drives it the way a nurse does
 (taps on the PIN pad, START held) and reads it back. Between tests the device is
 brought back to idle through its API and the simulator's control channel.
@@ -184,7 +184,9 @@ def _up(api: httpx.Client) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop counts as
+# running in this thread, and the asyncio tests collected after this folder could not run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium "
