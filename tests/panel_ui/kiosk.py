@@ -239,11 +239,22 @@ class Panel:
     def choose_face_profile(self, patient: str = "P-0042") -> None:
         self.page.click(f"[data-profile='{FACE}']")
         self.page.wait_for_selector("#screen-start:not([hidden])")
-        self.page.fill("#patient-ref", patient)
+        self.type_on_keys("#patient-ref", patient)
         for item in self.page.locator("#checklist .check").all():
             item.click()
         self.page.click("#cold-test")
         self.page.wait_for_selector("#start-hold:not([disabled])")
+
+    def type_on_keys(self, selector: str, text: str) -> None:
+        """Type on the panel's own keyboard, as a nurse does (the kiosk has no other)."""
+        self.page.click(selector)
+        self.page.wait_for_selector("#keys:not([hidden])")
+        for key in text:
+            self.page.click(f"#keys [data-key='{key}']")
+        assert self.page.input_value(selector) == text
+        assert self.page.locator("#key-echo").inner_text().startswith(text)  # seen as typed
+        self.page.click("#keys [data-key=done]")
+        self.page.wait_for_selector("#keys", state="hidden")
 
     def start_session(self) -> None:
         self.hold("#start-hold", 1.9)

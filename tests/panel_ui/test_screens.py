@@ -15,7 +15,7 @@ from tests.panel_ui.kiosk import SHOTS, SIZES, Device, Panel, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
-SCREENS = ("lock", "start", "session", "alarms", "tech")
+SCREENS = ("lock", "start", "keyboard", "session", "alarms", "tech")
 
 NO_SIDEWAYS_OVERFLOW_JS = """() => {
   const out = [];
@@ -48,7 +48,8 @@ TOO_SMALL_JS = """() => {
 
 
 def check(panel: Panel, screen: str) -> None:
-    panel.page.evaluate("document.getElementById('screens').scrollTo(0, 0)")
+    if screen != "keyboard":
+        panel.page.evaluate("document.getElementById('screens').scrollTo(0, 0)")
     panel.stop_in_view()
     assert panel.page.evaluate(NO_SIDEWAYS_OVERFLOW_JS) == [], f"{screen}: cut off at the side"
     assert panel.page.evaluate(TOO_SMALL_JS) == [], f"{screen}: too small for gloves or a metre"
@@ -69,6 +70,10 @@ def test_the_main_screens(open_panel: Callable[..., Panel], device: Device, size
     panel.choose_face_profile()
     page.wait_for_selector("#course[data-state=shown], #course[data-state=unavailable]")
     check(panel, "start")
+    page.click("#patient-ref")  # the panel's own keyboard, over the form, under STOP
+    page.wait_for_selector("#keys:not([hidden])")
+    check(panel, "keyboard")
+    page.click("#keys [data-key=done]")
     panel.start_session()
     wait_for("armed", lambda: device.phase() == "treating_armed")
     device.sim("/trigger", pressed=True)

@@ -5,6 +5,7 @@ import { language, LANGUAGES, loadLanguage, t } from "./i18n.js";
 import { fresh, linkUp, live, onChange, start as startLive } from "./live.js";
 import { bannerPhase } from "./words.js";
 import * as alarms from "./alarms.js";
+import * as keys from "./keys.js";
 import * as lock from "./lock.js";
 import * as records from "./records.js";
 import * as session from "./session.js";
@@ -21,7 +22,10 @@ export const ui = {
 };
 
 export function show(screen) {
-  if (screen !== ui.screen) document.getElementById("screens").scrollTop = 0;
+  if (screen !== ui.screen) {
+    document.getElementById("screens").scrollTop = 0;
+    keys.hide();
+  }
   for (const el of document.querySelectorAll(".screen")) el.hidden = el.id !== `screen-${screen}`;
   ui.screen = screen;
 }
@@ -137,6 +141,7 @@ async function chooseLanguage() {
     notice(errorText(error));
   }
   startScreen.relabel();
+  keys.relabel();
   render();
 }
 
@@ -175,6 +180,7 @@ async function main() {
   $("nav-tech").addEventListener("click", () => { ui.view = "tech"; render(); tech.load(); });
   $("dialog-close").addEventListener("click", () => { $("dialog").hidden = true; });
   alarms.init();
+  keys.init();
   lock.init();
   startScreen.init();
   session.init();
