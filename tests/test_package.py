@@ -36,3 +36,19 @@ def test_shipped_profiles_are_package_data() -> None:
     names = {p.name for p in files("cryoctl.profiles").iterdir() if p.name.endswith(".toml")}
     assert "n2-face-cryomassage.toml" in names
     assert len(names) >= 9
+
+
+def test_every_file_of_the_touch_panel_is_package_data() -> None:
+    """The page ships whole: each file under cryoctl/panel/static matches a package-data glob."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = data["package-data"]["cryoctl.panel"]
+    panel = root / "cryoctl" / "panel"
+    files = [p.relative_to(panel).as_posix() for p in (panel / "static").rglob("*") if p.is_file()]
+    assert "static/index.html" in files
+    assert [f for f in files if not any(fnmatch(f, g) and f.count("/") == g.count("/")
+                                        for g in globs)] == []

@@ -30,8 +30,10 @@ from cryoctl.panel.handlers import install_handlers
 from cryoctl.panel.hub import Hub
 from cryoctl.panel.link import ControlLink
 from cryoctl.panel.metrics import PanelMetrics, RequestCounter
+from cryoctl.panel.page import mount_page
 from cryoctl.panel.routes import include
 from cryoctl.panel.session_rules import NoSessionRules, SessionRules
+from cryoctl.panel.settings import PanelSettings
 from cryoctl.panel.state import PanelState
 from cryoctl.panel.tokens import LoginThrottle, TokenStore
 from cryoctl.pins import parse_pin_hash
@@ -100,6 +102,7 @@ def create_app(
         clock=clock,
         profile_dir=config.data.dir / "profiles",
         call_timeout_s=call_timeout_s,
+        settings=PanelSettings(config.data.dir, default_language=config.panel.language),
     )
 
     @contextlib.asynccontextmanager
@@ -130,6 +133,7 @@ def create_app(
     install_handlers(app)
     include(app)
     app.include_router(metrics_module.router)
+    mount_page(app)  # last: the page's files answer only what no route does
     # Added last is outermost: the counter sees the guard's refusals too.
     app.add_middleware(RequestGuard, allowed_hosts=config.api.allowed_hosts,
                        max_body_bytes=config.api.max_body_bytes)

@@ -22,6 +22,7 @@ from cryoctl.panel.hub import Hub
 from cryoctl.panel.link import CommandName, ControlLink
 from cryoctl.panel.metrics import PanelMetrics
 from cryoctl.panel.session_rules import SessionRules
+from cryoctl.panel.settings import PanelSettings
 from cryoctl.panel.tokens import LoginThrottle, TokenStore
 from cryoctl.pins import PinHash
 
@@ -61,6 +62,8 @@ class PanelState:
     profile_dir: Path
     #: Longest wait for any one answer from the control process.
     call_timeout_s: float
+    #: The touch panel's remembered settings (its language).
+    settings: PanelSettings
 
 
 def panel_state(request: Request) -> PanelState:

@@ -49,6 +49,9 @@ TABLE: list[tuple[str, str, dict[str, Any], dict[str, int]]] = [
     ("POST", "/api/v1/alarms/pause-audio", {}, STAFF),
     ("GET", "/metrics", {}, OPEN),
     ("GET", "/openapi.json", {}, OPEN),
+    # the touch panel's own settings: the locked screen shows and changes its language
+    ("GET", "/api/v1/panel", {}, OPEN),
+    ("PUT", "/api/v1/panel/language", {"json": {"language": "ru"}}, OPEN),
 ]
 
 CASES = [pytest.param(method, path, kwargs, who, expected[who], id=f"{method} {path} {who}")

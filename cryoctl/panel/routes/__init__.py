@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cryoctl.panel import auth
-from cryoctl.panel.routes import alarms, estop, events, faults, profiles, session, status
+from cryoctl.panel.routes import alarms, estop, events, faults, panel, profiles, session, status
 
 __all__ = ["include"]
 
 
 def include(app: FastAPI) -> None:
-    for module in (auth, status, profiles, session, estop, faults, alarms, events):
+    for module in (auth, status, profiles, session, estop, faults, alarms, events, panel):
         app.include_router(module.router)

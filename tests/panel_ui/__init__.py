@@ -1,0 +1,1 @@
+"""The touch panel in a browser (Playwright driving Debian's Chromium)."""
