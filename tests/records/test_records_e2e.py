@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -224,3 +225,46 @@ def test_a_killed_control_process_leaves_an_interrupted_session_with_its_dose(
 async def _phase(device: Device) -> str:
     async with ControlClient(device.sock) as c:
         return str((await c.status())["phase"])
+
+
+async def _write_refused(device: Device) -> None:
+    async with ControlClient(device.sock) as c:
+        staff = Staff(device, c)
+        assert (await staff.start("P-DISK")).ok
+        # The database starts refusing one kind of row, as a full or failing disk would.
+        conn = sqlite3.connect(device.db)
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON sprays "
+                     "BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END")
+        conn.commit()
+        conn.close()
+        await staff.spray(0.3)
+        began = time.monotonic()
+        while not any(a["code"] == "records_write_failed"
+                      for a in (await c.status())["alarms"]["alarms"]):
+            assert time.monotonic() - began < 5, "no records_write_failed alarm"
+            await asyncio.sleep(0.05)
+        # The running session still closes, and is written.
+        assert (await c.command("stop")).ok
+        await staff.until("stopped", "completed")
+        refused = await staff.start("P-DISK-2")
+        assert not refused.ok and not refused.overridable
+        assert "records cannot be written" in refused.reason
+        assert "disk I/O error (test)" in refused.reason
+        assert await staff.phase() == "ready"
+        device.trigger(True)
+        await asyncio.sleep(0.3)
+        assert device.sim.state()["valve_open"] is False
+        device.trigger(False)
+
+
+def test_a_failed_write_raises_an_alarm_and_refuses_new_sessions_but_closes(
+        tmp_path: Path) -> None:
+    with Children(tmp_path) as children:
+        device = Device(children, tmp_path, "n2")
+        device.start_daemon()
+        asyncio.run(_write_refused(device))
+        assert terminate(device.daemon)[0] == 0
+        rows = device.rows("SELECT patient_ref, outcome FROM sessions")
+        assert [tuple(r) for r in rows] == [("P-DISK", "stopped")]
+        alarms = device.rows("SELECT code, priority FROM alarm_log WHERE event = 'raised'")
+        assert ("records_write_failed", "medium") in [tuple(a) for a in alarms]
