@@ -5,11 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cryoctl.panel import auth
-from cryoctl.panel.routes import alarms, estop, events, faults, profiles, session, status
+from cryoctl.panel.routes import (
+    alarms,
+    estop,
+    events,
+    faults,
+    profiles,
+    records,
+    session,
+    status,
+)
 
 __all__ = ["include"]
 
 
 def include(app: FastAPI) -> None:
-    for module in (auth, status, profiles, session, estop, faults, alarms, events):
+    for module in (auth, status, profiles, session, estop, faults, alarms, events, records):
         app.include_router(module.router)
