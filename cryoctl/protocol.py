@@ -190,7 +190,8 @@ class SessionsRequest(_Request):
     patient: _Text | None = None
     #: A UTC date or time (ISO 8601).
     since: Annotated[StrictStr, Field(max_length=40)] | None = None
-    limit: Annotated[StrictInt, Field(ge=1, le=500)] = 100
+    #: At most 100: the answer must fit one line (the CLI reads the file for more).
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 100
 
 
 class SessionRequest(_Request):

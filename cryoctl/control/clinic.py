@@ -20,6 +20,7 @@ the session row is written by the :class:`~cryoctl.control.recording.Recorder`.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from cryoctl.core.staff import StartSession
 from cryoctl.errors import RecordsError
 from cryoctl.profile import LoadedProfile, SessionLimits
 from cryoctl.protocol import (
+    MAX_LINE_BYTES,
     AuditRequest,
     CourseRequest,
     RecordsReply,
@@ -130,6 +132,9 @@ class Clinic:
         patient, limit = request.patient, request.limit
         rows = await self._query(lambda c: session_list(c, patient=patient, since=since,
                                                         limit=limit))
+        # One answer is one line: the oldest rows go when the newest fill it.
+        while rows and len(json.dumps(rows)) > MAX_LINE_BYTES - 1024:
+            rows = rows[: max(1, len(rows) * 3 // 4)] if len(rows) > 1 else []
         return RecordsReply(id=request.id, ok=True, data={"sessions": rows})
 
     async def _course(self, request: CourseRequest) -> RecordsReply:

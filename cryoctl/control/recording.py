@@ -80,6 +80,8 @@ class _Open:
     started_at_s: float
     zone_names: tuple[str, ...]
     last_dose_at_s: float = -1e18
+    #: The dose last written (open seconds and passes): unchanged doses are not written again.
+    last_written: tuple[float, int] = (-1.0, -1)
     spraying: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,6 +171,14 @@ class Recorder:
             "INSERT INTO events (session_id, at_utc, name, data_json) VALUES (?, ?, ?, ?)",
             (sid, at, name, text)))
 
+    def _started_from(self, info: StartInfo, core_id: int, started_at_s: float) -> None:
+        meta = info.loaded.profile.meta
+        self._started(ControlEvent(0, started_at_s, "session_started", {
+            "session_id": core_id, "started_at_s": started_at_s, "profile_name": meta.name,
+            "profile_version": meta.version, "profile_sha256": info.loaded.sha256,
+            "profile_identity": info.loaded.identity,
+            "zone_count": len(info.loaded.profile.zones), "unit": self.identity}))
+
     def _started(self, event: ControlEvent) -> None:
         data = event.data
         info, self._expected = self._expected, None
@@ -176,6 +186,7 @@ class Recorder:
         started_at_s = float(str(data["started_at_s"]))
         unit = data.get("unit")
         identity = unit if isinstance(unit, Identity) else self.identity
+        self.identity = identity
         sha = str(data["profile_sha256"])
         if info is None or info.loaded.sha256 != sha:
             _log.error("session started without a start the desk accepted", session=core_id)
@@ -251,7 +262,11 @@ class Recorder:
             return
         if snap.at_s - o.last_dose_at_s < self._dose_every_s:
             return
+        dose = (view.ledger.session.open_s, view.ledger.session.passes)
+        if dose == o.last_written:
+            return
         o.last_dose_at_s = snap.at_s
+        o.last_written = dose
         self._write_dose(o, view.ledger, snap.at_s, outcome=None)
 
     def _write_dose(self, o: _Open, ledger: LedgerSummary, at_s: float, *,
@@ -285,6 +300,12 @@ class Recorder:
 
     def _ended(self, record: SessionRecord) -> None:
         o = self._open
+        info = self._expected
+        if o is None and info is not None and info.loaded.sha256 == record.profile_sha256:
+            # Started and ended between two publications (an e-stop right after the
+            # start): its start is written now, from what the desk accepted.
+            self._started_from(info, record.session_id, record.started_at_s)
+            o = self._open
         if o is None or o.core_id != record.session_id:
             _log.error("a session ended that was not recorded as started",
                        session=record.session_id)

@@ -3,14 +3,18 @@
 :func:`open_records` opens (and upgrades) ``cryoctl.db`` in the data folder, closes
 every session still open as ``interrupted``, and subscribes the recorder to the
 controller; it is called before the unit is touched, so a database that cannot be
-opened is a start-up failure (one line naming the file). A write that fails later
-raises the ``records_write_failed`` alarm on the loop's thread; the desk then
-refuses new sessions.
+opened is a start-up failure (one line naming the file). A config unlike the one
+the previous start ran with (by its SHA-256) goes into the audit trail. A write
+that fails later raises the ``records_write_failed`` alarm on the loop's thread;
+the desk then refuses new sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from cryoctl.control.requests import find_profile
 from cryoctl.core.alarms import AlarmCode
 from cryoctl.errors import ProfileError
 from cryoctl.profile import LoadedProfile
+from cryoctl.records.audit import append_audit
 from cryoctl.records.schema import DB_NAME, now_utc, utc_text
 from cryoctl.records.writer import RecordsWriter
 
@@ -73,6 +78,18 @@ class RecordsKit:
         self.writer.close()
 
 
+def _note_config(conn: sqlite3.Connection, config: Config, *, at_utc: str) -> None:
+    """A config unlike the one the last start ran with is a ``config_changed`` audit row."""
+    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+    row = conn.execute("SELECT detail_json FROM audit WHERE action = 'config_changed' "
+                       "ORDER BY id DESC LIMIT 1").fetchone()
+    if row is not None and json.loads(row[0]).get("sha256") == digest:
+        return
+    append_audit(conn, at_utc=at_utc, action="config_changed",
+                 detail={"sha256": digest, "unit": config.unit.url,
+                         "kind": config.unit.kind.value, "first": row is None})
+
+
 def open_records(config: Config, controller: Controller, *,
                  wall: Callable[[], datetime] = now_utc) -> RecordsKit:
     """Open the records for ``controller`` (RecordsError naming the file when they cannot be)."""
@@ -80,7 +97,9 @@ def open_records(config: Config, controller: Controller, *,
     writer = RecordsWriter(path)
     writer.open()
     closed: list[str] = []
-    writer.run_now(lambda conn: closed.extend(close_interrupted(conn, at_utc=utc_text(wall()))))
+    at = utc_text(wall())
+    writer.run_now(lambda conn: closed.extend(close_interrupted(conn, at_utc=at)))
+    writer.run_now(lambda conn: _note_config(conn, config, at_utc=at))
     if closed:
         _log.warning("sessions found open at start-up closed as interrupted", sessions=closed)
     recorder = Recorder(writer, wall=wall, device_kind=config.unit.kind.value)

@@ -43,7 +43,7 @@ async def sessions(grant: StaffGrant, state: State,
                    patient: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
                    since: Annotated[str | None, Query(max_length=40,
                                                       description="UTC date or time")] = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+                   limit: Annotated[int, Query(ge=1, le=100)] = 100) -> dict[str, Any]:
     data = await _records(state, "sessions", patient=patient, since=since, limit=limit)
     return data if data is not None else {"sessions": []}
 
