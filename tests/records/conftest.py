@@ -1,5 +1,8 @@
+"""The records tests use the control tests' process helpers and the core tests' rig."""
+
 import sys
 from pathlib import Path
 
-# The process helpers of the control tests (procs, socket_rig) serve here too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "control"))
+_TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_TESTS / "control"))
+sys.path.insert(0, str(_TESTS / "core"))
