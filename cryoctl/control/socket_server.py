@@ -26,6 +26,11 @@ What it holds to (messages in :mod:`cryoctl.protocol`):
   published it (``call_soon``, so a cycle's own I/O never waits for it), and the same
   bytes go to every subscriber.
 
+A session starts with the ``start_session`` request (the patient, the checklist,
+who asks), which goes to the clinic's desk (:mod:`cryoctl.control.clinic`) with the
+records' queries and audit rows; where the server has a desk, the bare
+``start_session`` command is refused.
+
 Commands and profile loads run as tasks of their connection (at most
 ``max_in_flight`` at once), so replies may come in another order than their
 requests: clients match them by id. Profiles are looked up off the loop's thread

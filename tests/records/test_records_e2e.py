@@ -41,6 +41,11 @@ async def _each_outcome(device: Device) -> dict[str, list[float]]:
         def since(n: int) -> list[float]:
             return open_intervals(device.history()[n:])
 
+        # A bare start_session command names no patient: refused, nothing starts.
+        await staff.ready()
+        bare = await c.command("start_session")
+        assert not bare.ok and "names the patient" in bare.reason
+        assert await staff.phase() == "ready"
         # completed: a spray in each of the first two zones, then every zone visited.
         assert (await staff.start("P-DONE")).ok
         n = mark()
