@@ -179,3 +179,20 @@ def test_audit_verify_names_a_row_inserted_into_a_gap(tmp_path: Path) -> None:
     conn.close()
     code, text = _verify(path)
     assert code == 1 and "audit row 4 was inserted" in text
+
+
+def test_the_control_process_refuses_a_database_from_the_future_in_one_line(
+        tmp_path: Path) -> None:
+    from procs import write_config
+
+    future = sqlite3.connect(tmp_path / "cryoctl.db")
+    future.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    future.commit()
+    future.close()
+    config = write_config(tmp_path, "n2", "n2+socket://127.0.0.1:9")
+    out = cryoctl("run", "--config", str(config))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert str(tmp_path / "cryoctl.db") in lines[0] and "newer" in lines[0]
+    assert not (tmp_path / "control.sock").exists()
