@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from pydantic import BaseModel
@@ -55,6 +55,9 @@ from cryoctl.records.writer import RecordsWriter
 __all__ = ["Clinic"]
 
 _log = structlog.get_logger("cryoctl.control.clinic")
+
+#: A read waits at most this long for the writes queued before it.
+_FLUSH_WAIT_S: Final = 2.0
 
 
 def _utc(value: datetime | None) -> str | None:
@@ -86,6 +89,9 @@ class Clinic:
             conn.close()
 
     async def _query(self, query: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Read after every write queued so far (a session just ended counts)."""
+        if not await asyncio.to_thread(self.writer.flush, _FLUSH_WAIT_S):
+            _log.warning("records read before the writer caught up", wait_s=_FLUSH_WAIT_S)
         return await asyncio.to_thread(self._read, query)
 
     async def course(self, patient_ref: str, profile: str, limits: SessionLimits

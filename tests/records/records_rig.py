@@ -118,7 +118,25 @@ class Staff:
                                      f"{snap['refusals']}, alarms {snap['alarms']}")
             await asyncio.sleep(0.02)
 
+    async def steady(self, *, for_s: float = 0.3, timeout_s: float = 10) -> None:
+        """Until the link has been healthy for ``for_s`` (a reset's self-test is over)."""
+        began = time.monotonic()
+        since: float | None = None
+        while True:
+            snap = await self.c.status()
+            now = time.monotonic()
+            if snap["healthy"] and snap["phase"] != "disconnected":
+                since = now if since is None else since
+                if now - since >= for_s:
+                    return
+            else:
+                since = None
+            if now - began > timeout_s:
+                raise AssertionError(f"not steady: {snap['phase']}, healthy {snap['healthy']}")
+            await asyncio.sleep(0.02)
+
     async def ready(self) -> None:
+        await self.steady()
         phase = await self.phase()
         if phase == "completed":
             assert (await self.c.command("dismiss")).ok
