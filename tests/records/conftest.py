@@ -4,5 +4,7 @@ import sys
 from pathlib import Path
 
 _TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(_TESTS / "control"))
-sys.path.insert(0, str(_TESTS / "core"))
+# Appended, not prepended: another folder's ``conftest`` must never shadow its own.
+for _folder in ("control", "core"):
+    if str(_TESTS / _folder) not in sys.path:
+        sys.path.append(str(_TESTS / _folder))

@@ -103,6 +103,7 @@ def test_sessions_their_reports_and_the_course_over_http_and_the_cli(
         pass
     assert api.post("/api/v1/session/stop", headers=staff).status_code == 200
     _wait_phase(api, "completed")
+    wait_for(lambda: device.sim.state()["valve_open"] is False, 3, "the unit shut")
     completed_spans = open_intervals(device.history())
     # The same patient again: refused with the date, overridable, and a staff override is 403.
     again = _start(api, staff, "P-7")
@@ -140,16 +141,19 @@ def test_sessions_their_reports_and_the_course_over_http_and_the_cli(
     zone = detail["zones"][0]
     for figure in ("P-7", detail["profile"]["sha256"], "completed",
                    f"1. {zone['name']}", f"{zone['spray_s']:.1f}", f"{zone['ln2_g']:.1f}",
-                   detail["started_utc"], detail["unit"]["serial"],
-                   "No alarms during the session."):
+                   detail["started_utc"], detail["unit"]["serial"]):
         assert figure in page, figure
+    # A loaded machine may raise loop_late in it: the report lists whatever was raised.
+    for alarm in detail["alarms"]:
+        assert alarm["text"] in page and alarm["raised_utc"] in page
+    assert ("No alarms during the session." in page) == (not detail["alarms"])
 
     stop = api.get(f"/api/v1/sessions/{estopped['id']}", headers=staff).json()
-    assert stop["alarms"][0]["code"] == "estop"
-    assert stop["alarms"][0]["priority"] == "high"
+    estop = next(a for a in stop["alarms"] if a["code"] == "estop")
+    assert estop["priority"] == "high"
     page = api.get(f"/api/v1/sessions/{estopped['id']}/report?lang=ru", headers=staff).text
     for figure in ("P-8", "аварийная остановка", "Emergency stop: cold flow cut", "высокий",
-                   f"{stop['totals']['spray_s']:.1f}", stop["alarms"][0]["raised_utc"]):
+                   f"{stop['totals']['spray_s']:.1f}", estop["raised_utc"]):
         assert figure in page, figure
 
     course = api.get("/api/v1/patients/P-7/course?profile=n2-face-cryomassage",

@@ -45,6 +45,8 @@ async def _each_outcome(device: Device) -> dict[str, list[float]]:
             return len(device.history())
 
         def since(n: int) -> list[float]:
+            # The unit books its close when it acts on it: wait for it to be shut.
+            wait_for(lambda: device.sim.state()["valve_open"] is False, 3, "the unit shut")
             return open_intervals(device.history()[n:])
 
         # A bare start_session command names no patient: refused, nothing starts.
