@@ -94,9 +94,9 @@ def course_status(profile: str, limits: SessionLimits, past_utc: Sequence[dateti
         refusal = (f"the course of {profile} is complete: {done} of {most} sessions; a new "
                    f"course may start from {_when(next_allowed)} ({course_gap_days} days "
                    "after the last session)")
-    elif interval_ends is not None and now_utc < interval_ends:
+    elif last is not None and interval_ends is not None and now_utc < interval_ends:
         next_allowed = interval_ends
-        refusal = (f"this patient had {profile} on {_when(last)}; "  # type: ignore[arg-type]
+        refusal = (f"this patient had {profile} on {_when(last)}; "
                    f"the next session is allowed from {_when(interval_ends)} "
                    f"(at least {limits.min_interval_h:g} h between sessions)")
     return CourseStatus(profile=profile, sessions_done=done, sessions_left=left,

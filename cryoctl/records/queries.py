@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 __all__ = ["MAX_LIST", "parse_utc", "patient_history", "session_detail", "session_list"]
@@ -22,13 +22,11 @@ _LIST_COLUMNS: Final = (
 
 
 def parse_utc(text: str) -> datetime:
-    """A records time (or an ISO date) as an aware datetime; ValueError for anything else."""
+    """A records time (or an ISO date, UTC unless it names its offset) in UTC; ValueError else."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
-    return value
+    return value.astimezone(UTC)
 
 
 def _brief(row: sqlite3.Row) -> dict[str, Any]:
