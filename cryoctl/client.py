@@ -35,11 +35,12 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from cryoctl.errors import ControlTimeout, ControlUnavailable, RequestRejected
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
+    AuditRequest,
     CommandRequest,
     ControlStats,
     ErrorReply,
@@ -49,9 +50,12 @@ from cryoctl.protocol import (
     LoadProfileRequest,
     Message,
     PingRequest,
+    RecordsReply,
     Reply,
     Request,
+    SessionStartReply,
     SnapshotMessage,
+    StartSessionRequest,
     StatsReply,
     StatsRequest,
     StatusReply,
@@ -84,6 +88,9 @@ _PUSH_QUEUE: Final = 256
 
 Push = SnapshotMessage | EventMessage
 _R = TypeVar("_R", bound=BaseModel)
+
+
+_REQUESTS: TypeAdapter[Request] = TypeAdapter(Request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +205,36 @@ class ControlClient:
         request = EstopRequest(id=self._id(), type="estop", source=source)
         reply = await self._request(request, EstopReply, timeout_s)
         return reply.acknowledged
+
+    async def start_session(self, *, patient_ref: str, role: str = "staff",
+                            token_id: str | None = None,
+                            checklist: dict[str, bool] | None = None,
+                            cold_test_done: bool = False, override_reason: str | None = None,
+                            profile_sha256: str | None = None,
+                            timeout_s: float | None = None) -> SessionStartReply:
+        """Start a session on the loaded profile, under the clinic's rules."""
+        request = StartSessionRequest.model_validate({
+            "id": self._id(), "type": "start_session", "patient_ref": patient_ref,
+            "role": role, "token_id": token_id, "checklist": checklist or {},
+            "cold_test_done": cold_test_done, "profile_sha256": profile_sha256,
+            "override": None if override_reason is None else {"reason": override_reason}})
+        return await self._request(request, SessionStartReply, timeout_s)
+
+    async def records(self, kind: str, *, timeout_s: float | None = None,
+                      **fields: Any) -> RecordsReply:
+        """A records query: ``sessions``, ``session`` or ``course`` (fields as the request's)."""
+        request: Request = _REQUESTS.validate_python(
+            {"id": self._id(), "type": kind, **fields})
+        return await self._request(request, RecordsReply, timeout_s)
+
+    async def audit(self, action: str, *, role: str | None = None, token_id: str | None = None,
+                    detail: dict[str, Any] | None = None,
+                    timeout_s: float | None = None) -> Reply:
+        """Add a row to the audit trail (what the panel server did)."""
+        request = AuditRequest.model_validate({
+            "id": self._id(), "type": "audit", "action": action, "role": role,
+            "token_id": token_id, "detail": detail or {}})
+        return await self._request(request, Reply, timeout_s)
 
     async def subscribe(self, *, timeout_s: float | None = None) -> AsyncIterator[Push]:
         """Every snapshot and event from now on (the current snapshot first).

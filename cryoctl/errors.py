@@ -12,6 +12,7 @@
     │   └── ControlTimeout (TimeoutError) the control process did not answer a request in time
     ├── RequestRejected (ValueError)     the control process answered a request with an error
     ├── SocketInUse (OSError)            another process listens on the control socket's path
+    ├── RecordsError                     the session records cannot be opened, read or written
     └── DeviceError                      anything between the host and a unit
         ├── DeviceUnavailable (OSError)  the port cannot be opened / the link is down
         ├── DeviceTimeout (TimeoutError) the unit did not answer in time
@@ -83,6 +84,13 @@ class RequestRejected(CryoctlError, ValueError):
 
 class SocketInUse(CryoctlError, OSError):
     """Another process is listening on the control socket's path (or it is not a socket)."""
+
+
+class RecordsError(CryoctlError):
+    """The session records database cannot be opened, upgraded, read or written.
+
+    The message names the database file and what is wrong with it.
+    """
 
 
 class DeviceError(CryoctlError):

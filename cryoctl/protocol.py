@@ -17,6 +17,12 @@ Requests::
     {"v": 1, "id": 12, "type": "estop", "source": "panel"}
     {"v": 1, "id": 13, "type": "ping"}
     {"v": 1, "id": 14, "type": "stats"}               # the loop's numbers, for /metrics
+    {"v": 1, "id": 15, "type": "start_session", "patient_ref": "P-1042", "role": "staff",
+     "token_id": "a1b2", "checklist": {"...": true}, "cold_test_done": true, "override": null}
+    {"v": 1, "id": 16, "type": "sessions", "patient": "P-1042", "since": "2026-01-01", "limit": 50}
+    {"v": 1, "id": 17, "type": "session", "session_id": "<uuid>"}
+    {"v": 1, "id": 18, "type": "course", "patient_ref": "P-1042", "profile": "n2-face-cryomassage"}
+    {"v": 1, "id": 19, "type": "audit", "action": "login", "role": "staff", "token_id": "a1b2"}
 
 Replies and pushes::
 
@@ -24,6 +30,8 @@ Replies and pushes::
     {"v": 1, "id": 9, "type": "reply", "ok": false, "reason": "no further zone"}
     {"v": 1, "id": 12, "type": "estop", "acknowledged": true}
     {"v": 1, "id": 14, "type": "stats", "stats": {"period_s": {...}, "counters": {...}, ...}}
+    {"v": 1, "id": 15, "type": "session_start", "ok": false, "reason": "...", "overridable": true}
+    {"v": 1, "id": 16, "type": "records", "ok": true, "data": {"sessions": [...]}}
     {"v": 1, "type": "snapshot", "snapshot": {...}}
     {"v": 1, "type": "event", "event": {"seq": 3, "at_s": 12.5, "name": "...", "data": {...}}}
     {"v": 1, "id": 99, "type": "error", "message": "..."}
@@ -49,8 +57,10 @@ __all__ = [
     "COMMANDS",
     "MAX_LINE_BYTES",
     "PROTOCOL_VERSION",
+    "AuditRequest",
     "CommandRequest",
     "ControlStats",
+    "CourseRequest",
     "ErrorReply",
     "EstopReply",
     "EstopRequest",
@@ -58,10 +68,16 @@ __all__ = [
     "HistogramData",
     "LoadProfileRequest",
     "Message",
+    "Override",
     "PingRequest",
+    "RecordsReply",
     "Reply",
     "Request",
+    "SessionRequest",
+    "SessionStartReply",
+    "SessionsRequest",
     "SnapshotMessage",
+    "StartSessionRequest",
     "StatsReply",
     "StatsRequest",
     "StatusReply",
@@ -152,6 +168,63 @@ class EstopRequest(_Request):
     source: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "socket"
 
 
+_Text = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Role = Literal["staff", "technician"]
+
+
+class Override(BaseModel):
+    """Lift a course rule (interval, course size), with the reason in words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: Annotated[StrictStr, Field(max_length=500)]
+
+
+class StartSessionRequest(_Request):
+    """Start a session on the loaded profile, under the clinic's rules (records, course)."""
+
+    type: Literal["start_session"]
+    patient_ref: _Text
+    role: Role
+    token_id: Annotated[StrictStr, Field(max_length=64)] | None = None
+    checklist: dict[Annotated[StrictStr, Field(max_length=500)], bool] = Field(
+        default_factory=dict, max_length=64)
+    cold_test_done: bool = False
+    override: Override | None = None
+    #: When given, the loaded profile must have exactly these bytes.
+    profile_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class SessionsRequest(_Request):
+    type: Literal["sessions"]
+    patient: _Text | None = None
+    #: A UTC date or time (ISO 8601).
+    since: Annotated[StrictStr, Field(max_length=40)] | None = None
+    #: At most 100: the answer must fit one line (the CLI reads the file for more).
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 100
+
+
+class SessionRequest(_Request):
+    type: Literal["session"]
+    session_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class CourseRequest(_Request):
+    type: Literal["course"]
+    patient_ref: _Text
+    profile: _Text
+
+
+class AuditRequest(_Request):
+    """An audit row for what happened in the panel server (login, profile install, ...)."""
+
+    type: Literal["audit"]
+    action: Literal["login", "login_failed", "logout", "profile_installed", "config_changed"]
+    role: Role | None = None
+    token_id: Annotated[StrictStr, Field(max_length=64)] | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, max_length=16)
+
+
 Request = Annotated[
     StatusRequest
     | SubscribeRequest
@@ -159,7 +232,12 @@ Request = Annotated[
     | CommandRequest
     | LoadProfileRequest
     | EstopRequest
-    | StatsRequest,
+    | StatsRequest
+    | StartSessionRequest
+    | SessionsRequest
+    | SessionRequest
+    | CourseRequest
+    | AuditRequest,
     Field(discriminator="type"),
 ]
 _REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
@@ -181,6 +259,28 @@ class EstopReply(_Message):
     type: Literal["estop"] = "estop"
     #: Whether the unit acknowledged the close (it is sent again until confirmed).
     acknowledged: bool
+
+
+class SessionStartReply(_Message):
+    id: StrictInt
+    type: Literal["session_start"] = "session_start"
+    ok: bool
+    reason: str = ""
+    #: The refusal is one an override with a reason would lift.
+    overridable: bool = False
+    #: The new session's record id (a UUID) when it started.
+    session_id: str | None = None
+
+
+class RecordsReply(_Message):
+    """What the records answered; ``ok`` false with the reason when they could not."""
+
+    id: StrictInt
+    type: Literal["records"] = "records"
+    ok: bool
+    reason: str = ""
+    #: None when the session or patient asked for is not in the records.
+    data: dict[str, Any] | None = None
 
 
 class StatusReply(_Message):
@@ -253,7 +353,15 @@ class ErrorReply(_Message):
 
 #: What the control process sends: a reply to one request, or a push to a subscriber.
 Message = Annotated[
-    Reply | EstopReply | StatusReply | StatsReply | ErrorReply | SnapshotMessage | EventMessage,
+    Reply
+    | EstopReply
+    | StatusReply
+    | StatsReply
+    | ErrorReply
+    | SnapshotMessage
+    | EventMessage
+    | SessionStartReply
+    | RecordsReply,
     Field(discriminator="type"),
 ]
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)

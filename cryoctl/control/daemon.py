@@ -6,9 +6,11 @@ Start-up, in this order, each step logged:
 2. the unit's driver is found by the URL's scheme (no I/O yet);
 3. the control socket's path is claimed: a live socket there means another control
    process, so this one stops before touching the unit; a stale file is removed;
-4. :meth:`Controller.start` connects, closes, writes and reads back the protection
+4. the records (``cryoctl.db`` in the data folder) are opened and upgraded, and every
+   session left open by a control process that died is closed as ``interrupted``;
+5. :meth:`Controller.start` connects, closes, writes and reads back the protection
    (bounded by ``START_TIMEOUT_S``);
-5. the control loop starts, then the socket serves, then ``READY=1`` and a
+6. the control loop starts, then the socket serves, then ``READY=1`` and a
    ``STATUS=`` line go to systemd (``STATUS=`` follows every state change after).
 
 Any failure before the loop runs is :class:`~cryoctl.errors.StartupFailed`, one line
@@ -43,6 +45,7 @@ from cryoctl.config import Config
 from cryoctl.control.controller import Controller
 from cryoctl.control.journal import log_event
 from cryoctl.control.notify import Notifier
+from cryoctl.control.records_kit import RecordsKit, open_records
 from cryoctl.control.registry import open_unit
 from cryoctl.control.socket_server import ControlServer
 from cryoctl.control.unit_log import LoggedPort
@@ -51,7 +54,13 @@ from cryoctl.core.port import DevicePort
 from cryoctl.core.snapshot import ControlEvent, Snapshot
 from cryoctl.core.supervisor import SafetySupervisor
 from cryoctl.core.treatment import Treatment
-from cryoctl.errors import AddressError, ConfigError, ConfigMismatch, StartupFailed
+from cryoctl.errors import (
+    AddressError,
+    ConfigError,
+    ConfigMismatch,
+    RecordsError,
+    StartupFailed,
+)
 from cryoctl.logging import configure_logging
 from cryoctl.profile import shipped_profiles
 
@@ -190,12 +199,22 @@ async def run_control(config: Config, *, notifier: Notifier, stop_event: asyncio
     except OSError as exc:
         raise StartupFailed(_one_line(str(path), f"cannot open the control socket: "
                                                  f"{exc.strerror or exc}")) from exc
+    # Only the process that holds the socket may close another's sessions as interrupted.
+    try:
+        records = open_records(config, controller)
+    except RecordsError as exc:
+        await server.close()
+        server.remove_socket()
+        raise StartupFailed(str(exc)) from exc
+    server.clinic = records.clinic
     try:
         await _start(url, port, controller)
     except BaseException:
         await server.close()
         server.remove_socket()
+        records.stop(controller)
         raise
+    records.start(controller)
     loop_task = asyncio.create_task(controller.run(), name="control loop")
     code = EXIT_OK
     watchdog: asyncio.Task[None] | None = None
@@ -230,9 +249,18 @@ async def run_control(config: Config, *, notifier: Notifier, stop_event: asyncio
         controller.stop()
         await _step("control loop stopped, valve closed", lambda: _wait_loop(loop_task))
         await _step("unit link released", port.aclose)
+        await _step("records written and closed", _records_stopper(records, controller))
         await _step("control socket removed", _sync(server.remove_socket))
         _log.info("control process stopped", code=code)
     return code
+
+
+def _records_stopper(records: RecordsKit, controller: Controller
+                     ) -> Callable[[], Awaitable[None]]:
+    async def stop() -> None:
+        await asyncio.to_thread(records.stop, controller)
+
+    return stop
 
 
 def _loop_error(task: asyncio.Task[None]) -> str | None:

@@ -2,7 +2,8 @@
 
 The controller calls :meth:`Publisher.publish` after every wake of its loop; a
 snapshot goes out only when what it shows changed, and events for every state
-change, session start and end, and alarm log entry since the last call. A
+change, session start and end, spray start and end, and alarm log entry since
+the last call. A session's start comes before its sprays, and they before its end. A
 listener that raises is logged and kept: it never stops the loop.
 """
 
@@ -44,6 +45,7 @@ class Publisher:
         self._session_id: int | None = None
         self._records = 0
         self._alarm_entries = treatment.alarms.log_count
+        self._spray_marks = len(treatment.spray_log)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Hear every snapshot and event from now on; returns the way to stop."""
@@ -92,6 +94,24 @@ class Publisher:
             self._event_seq += 1
             out.append(alarm_event(self._event_seq, entry))
         self._alarm_entries = t.alarms.log_count
+        s = t.session
+        if s is not None and s.session_id != self._session_id:
+            self._session_id = s.session_id
+            meta = s.loaded.profile.meta
+            out.append(self._event(
+                now, "session_started", session_id=s.session_id, started_at_s=s.started_at_s,
+                profile_name=meta.name, profile_version=meta.version,
+                profile_sha256=s.loaded.sha256, profile_identity=s.loaded.identity,
+                zone_count=len(s.loaded.profile.zones), device_kind=t.caps.kind.value,
+                unit=identity,
+            ))
+        for mark in t.spray_log[self._spray_marks :]:
+            out.append(self._event(
+                now, "spray_started" if mark.started else "spray_ended",
+                session_id=mark.session_id, zone=mark.zone, site=mark.site, at_s=mark.at_s,
+                ended_by=mark.ended_by,
+            ))
+        self._spray_marks = len(t.spray_log)
         for record in t.records[self._records :]:
             out.append(self._event(
                 now, "session_ended", session_id=record.session_id, outcome=record.outcome.value,
@@ -107,17 +127,6 @@ class Publisher:
                 out.append(self._event(now, "link_back", gone_s=t.last_outage_s,
                                        session_held=t.session is not None))
             self._phase = after
-        s = t.session
-        if s is not None and s.session_id != self._session_id:
-            self._session_id = s.session_id
-            meta = s.loaded.profile.meta
-            out.append(self._event(
-                now, "session_started", session_id=s.session_id, started_at_s=s.started_at_s,
-                profile_name=meta.name, profile_version=meta.version,
-                profile_sha256=s.loaded.sha256, profile_identity=s.loaded.identity,
-                zone_count=len(s.loaded.profile.zones), device_kind=t.caps.kind.value,
-                unit=identity,
-            ))
         return out
 
     def _send(self, item: Snapshot | ControlEvent) -> None:

@@ -3,11 +3,11 @@
 Three programs, as on the device: a simulated unit (``cryoctl sim``) as a child
 process on loopback, reached through the real driver over real TCP; this process
 as the control process; and the panel server (``cryoctl panel``) as a second
-child. The state (config, socket, profiles) lives in a folder of the user's state
-directory, printed at start. With no PINs configured, random ones are made and
-printed once, one line per role. Ctrl-C or SIGTERM stops all three in order: the
-control loop first (the valve closed), then the panel server, then the unit; no
-child outlives it.
+child. The state (config, socket, profiles, the records database) lives in a
+folder of the user's state directory, printed at start. With no PINs configured,
+random ones are made and printed once, one line per role. Ctrl-C or SIGTERM
+stops all three in order: the control loop first (the valve closed), then the
+panel server, then the unit; no child outlives it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from cryoctl.config import load_config
 from cryoctl.errors import StartupFailed
 from cryoctl.pins import hash_pin, random_pin
 from cryoctl.profile.kinds import DeviceKind
+from cryoctl.records.schema import DB_NAME
 
 __all__ = ["SimulateOptions", "simulate", "state_dir"]
 
@@ -192,6 +193,8 @@ def simulate(opts: SimulateOptions) -> int:
         print(f"cryoctl: its control channel at http://127.0.0.1:{opts.control_port} "
               f"(its log in {opts.data_dir / 'sim.log'})", flush=True)
         print(f"cryoctl: state in {opts.data_dir} (config {config_path})", flush=True)
+        print(f"cryoctl: session records in {opts.data_dir / DB_NAME} "
+              f"(cryoctl records --db PATH)", flush=True)
         for role, pin in pins.items():
             print(f"cryoctl: {role} PIN {pin}", flush=True)
         base = f"http://127.0.0.1:{opts.panel_port}"

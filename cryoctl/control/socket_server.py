@@ -26,6 +26,11 @@ What it holds to (messages in :mod:`cryoctl.protocol`):
   published it (``call_soon``, so a cycle's own I/O never waits for it), and the same
   bytes go to every subscriber.
 
+A session starts with the ``start_session`` request (the patient, the checklist,
+who asks), which goes to the clinic's desk (:mod:`cryoctl.control.clinic`) with the
+records' queries and audit rows; where the server has a desk, the bare
+``start_session`` command is refused.
+
 Commands and profile loads run as tasks of their connection (at most
 ``max_in_flight`` at once), so replies may come in another order than their
 requests: clients match them by id. Profiles are looked up off the loop's thread
@@ -46,6 +51,7 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
+from cryoctl.control.clinic import Clinic
 from cryoctl.control.controller import Controller
 from cryoctl.control.peer import PeerCredentials, find_group, peer_allowed, peer_credentials
 from cryoctl.control.requests import find_profile, staff_command
@@ -54,7 +60,9 @@ from cryoctl.core.staff import LoadProfile
 from cryoctl.errors import ProfileError, SocketInUse
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
+    AuditRequest,
     CommandRequest,
+    CourseRequest,
     ErrorReply,
     EstopReply,
     EstopRequest,
@@ -63,7 +71,11 @@ from cryoctl.protocol import (
     PingRequest,
     Reply,
     Request,
+    SessionRequest,
+    SessionsRequest,
+    SessionStartReply,
     SnapshotMessage,
+    StartSessionRequest,
     StatsReply,
     StatsRequest,
     StatusReply,
@@ -76,6 +88,9 @@ from cryoctl.protocol import (
 )
 
 __all__ = ["IDLE_TIMEOUT_S", "MAX_BUFFERED_BYTES", "MAX_IN_FLIGHT", "ControlServer"]
+
+_RECORDS_REQUESTS = (StartSessionRequest, SessionsRequest, SessionRequest, CourseRequest,
+                     AuditRequest)
 
 _log = structlog.get_logger("cryoctl.control.socket_server")
 
@@ -217,6 +232,18 @@ class _Connection:
             self._spawn(request.id, self._command(request), counted=True)
         elif isinstance(request, LoadProfileRequest):
             self._spawn(request.id, self._load_profile(request), counted=True)
+        elif isinstance(request, _RECORDS_REQUESTS):
+            self._spawn(request.id, self._records(request), counted=True)
+
+    async def _records(self, request: BaseModel) -> BaseModel:
+        clinic = self._server.clinic
+        rid = int(getattr(request, "id", 0))
+        if clinic is None:
+            if isinstance(request, StartSessionRequest):
+                return SessionStartReply(id=rid, ok=False,
+                                         reason="this control process keeps no records")
+            return ErrorReply(id=rid, message="this control process keeps no records")
+        return await clinic.handle(request)
 
     def _spawn(self, rid: int, coro: Coroutine[Any, Any, BaseModel], *,
                counted: bool = False) -> None:
@@ -249,6 +276,9 @@ class _Connection:
         return EstopReply(id=request.id, acknowledged=acknowledged)
 
     async def _command(self, request: CommandRequest) -> BaseModel:
+        if request.command == "start_session" and self._server.clinic is not None:
+            return Reply(id=request.id, ok=False, reason="a session starts with the "
+                         "start_session request, which names the patient and the checklist")
         try:
             command = staff_command(request)
         except ValueError as exc:
@@ -294,6 +324,7 @@ class ControlServer:
         mode: int = 0o660,
         allowed_groups: Collection[str] = (),
         profile_dir: Path | None = None,
+        clinic: Clinic | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
         max_in_flight: int = MAX_IN_FLIGHT,
@@ -305,6 +336,8 @@ class ControlServer:
         self.mode = mode
         self.allowed_groups = tuple(allowed_groups)
         self.profile_dir = profile_dir
+        #: Starts under the clinic's rules and the records' queries (None: no records kept).
+        self.clinic = clinic
         self.idle_timeout_s = idle_timeout_s
         self.max_buffered_bytes = max_buffered_bytes
         self.max_in_flight = max_in_flight

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from cryoctl.core.ledger import DoseLedger, LedgerSummary, SiteKey
 from cryoctl.profile import LoadedProfile, Zone
 
-__all__ = ["Outcome", "Session", "SessionRecord"]
+__all__ = ["Outcome", "Session", "SessionRecord", "SprayMark"]
 
 
 class Outcome(enum.StrEnum):
@@ -18,6 +18,18 @@ class Outcome(enum.StrEnum):
     ESTOP = "estop"
     FAULT = "fault"
     INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class SprayMark:
+    """A spray began (``started``) or ended (``ended_by`` says why) at ``at_s``."""
+
+    session_id: int
+    zone: int
+    site: int
+    at_s: float
+    started: bool
+    ended_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ EventName = Literal[
     "state_changed",
     "session_started",
     "session_ended",
+    "spray_started",
+    "spray_ended",
     "alarm_raised",
     "alarm_cleared",
     "alarm_acknowledged",

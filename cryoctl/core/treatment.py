@@ -25,7 +25,7 @@ from cryoctl.core.machine import (
     STARTING,
 )
 from cryoctl.core.port import Capabilities, DeviceEvent, EventKind, Status
-from cryoctl.core.session import Outcome, Session
+from cryoctl.core.session import Outcome, Session, SprayMark
 from cryoctl.core.treatment_state import TreatmentState
 from cryoctl.core.watch import StatusWatch
 from cryoctl.errors import MachineRefused
@@ -136,7 +136,7 @@ class Treatment(TreatmentState):
 
     def pause(self, now: float) -> Commands:
         self._update(now)
-        self._leave_spraying(now)
+        self._leave_spraying(now, "pause")
         self.machine.fire("pause")
         assert self.session is not None
         self.session.end_pass(now)
@@ -191,7 +191,7 @@ class Treatment(TreatmentState):
     def finish(self, now: float) -> Commands:
         """Staff end the session: completed on the last zone, stopped before it."""
         self._update(now)
-        self._leave_spraying(now)
+        self._leave_spraying(now, "staff ended the session")
         self.machine.fire("finish")
         s = self.session
         assert s is not None
@@ -297,7 +297,7 @@ class Treatment(TreatmentState):
         """The safety supervisor closed the valve; the machine follows."""
         self._now = now
         if self.phase is SPRAYING:
-            self.close(now, "; ".join(reasons), None)
+            self.close(now, "supervisor: " + "; ".join(reasons), None)
         return self.commands()
 
     # -- inside -----------------------------------------------------------------------
@@ -314,7 +314,7 @@ class Treatment(TreatmentState):
     def _released(self, now: float) -> None:
         s = self.session
         if self.phase is SPRAYING:
-            self._leave_spraying(now)
+            self._leave_spraying(now, "release")
         if s is not None and self.machine.allows("release") and self.machine.fire("release"):
             s.end_pass(now)
 
@@ -324,10 +324,14 @@ class Treatment(TreatmentState):
             s.ledger.add_open(s.key, now - self._accrued_to_s)
             self._accrued_to_s = now
 
-    def _leave_spraying(self, now: float) -> None:
+    def _leave_spraying(self, now: float, ended_by: str) -> None:
         """Book the open time and forget the spray; the caller fires the transition."""
         if self.phase is SPRAYING:
             self._accrue(now)
+            s = self.session
+            if s is not None:
+                self.spray_log.append(SprayMark(s.session_id, s.zone, s.site, now, False,
+                                                ended_by))
             self.spray_since_s = None
             self._deadline_s = None
             self.closed_at_s = now
@@ -338,11 +342,11 @@ class Treatment(TreatmentState):
         if alarm is not None:
             self.alarms.raise_alarm(alarm, now, reason)
         if self.phase is SPRAYING:
-            self._leave_spraying(now)
+            self._leave_spraying(now, reason)
             self.machine.fire("close")
 
     def enter_estop(self, source: str, now: float) -> None:
-        self._leave_spraying(now)
+        self._leave_spraying(now, f"e-stop ({source})")
         self.alarms.raise_alarm(AlarmCode.ESTOP, now, source)
         self._reset_estop_asked = False
         self.machine.fire("estop")
@@ -352,7 +356,7 @@ class Treatment(TreatmentState):
         self.alarms.raise_alarm(code, now, detail)
         if self.phase in (ESTOP, FAULT, STARTING, SELFTEST):
             return
-        self._leave_spraying(now)
+        self._leave_spraying(now, f"fault: {detail}")
         self._reset_fault_asked = False
         self.machine.fire("fault")
         self._end_session(now, Outcome.FAULT, detail)
@@ -416,7 +420,7 @@ class Treatment(TreatmentState):
 
     def _lose_link(self, now: float) -> None:
         """The valve is closed by the shell; a running session is held, its clock stopped."""
-        self._leave_spraying(now)
+        self._leave_spraying(now, "communication lost")
         self.alarms.raise_alarm(AlarmCode.COMM_LOST, now, "no answer from the unit")
         self.link_lost_at_s = now
         s = self.session
@@ -447,5 +451,6 @@ class Treatment(TreatmentState):
         self.closed_at_s = None
         s.pass_open = True
         s.ledger.spray_started(s.key)
+        self.spray_log.append(SprayMark(s.session_id, s.zone, s.site, now, True))
         self.alarms.clear_condition(AlarmCode.DWELL_CUTOFF, now)
         self._watch.spray_started(now)

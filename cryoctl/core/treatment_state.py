@@ -25,7 +25,7 @@ from cryoctl.core.machine import (
     TreatmentMachine,
 )
 from cryoctl.core.port import Capabilities, Status
-from cryoctl.core.session import Session, SessionRecord
+from cryoctl.core.session import Session, SessionRecord, SprayMark
 from cryoctl.core.supervisor import SupervisorContext
 from cryoctl.profile import CjAirDevice, LoadedProfile
 
@@ -69,6 +69,8 @@ class TreatmentState:
         self.loaded: LoadedProfile | None = None
         self.session: Session | None = None
         self.records: list[SessionRecord] = []
+        #: Every spray's start and end, in order (the publisher reports them as events).
+        self.spray_log: list[SprayMark] = []
         #: Why the last press did not spray (empty when it did).
         self.refusals: tuple[str, ...] = ()
         self.status: Status | None = None

@@ -25,8 +25,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from cryoctl.panel.state import API_PREFIX, PanelState, panel_state
-from cryoctl.panel.tokens import Grant, Role
+from cryoctl.panel.state import API_PREFIX, PanelState, audit, panel_state
+from cryoctl.panel.tokens import Grant, Role, token_id
 from cryoctl.pins import PinHash, verify_pin
 
 __all__ = ["StaffGrant", "TechnicianGrant", "require", "router"]
@@ -121,6 +121,7 @@ async def login(body: LoginBody, request: Request, state: State) -> LoginAnswer:
         state.metrics.logins_failed.inc()
         retry_s = math.ceil(failure.delay_s)
         log.warning("login_failed", client=client, count=failure.count, retry_after_s=retry_s)
+        await audit(state, "login_failed", client=client, count=failure.count)
         if failure.locked_out:
             log.warning("login_locked_out", client=client, count=failure.count,
                         retry_after_s=retry_s)
@@ -130,6 +131,7 @@ async def login(body: LoginBody, request: Request, state: State) -> LoginAnswer:
     token = state.tokens.issue(role)
     auth = state.config.auth
     log.info("login", client=client, role=role.value)
+    await audit(state, "login", role=role.value, token_id=token_id(token), client=client)
     return LoginAnswer(token=token, role=role, expires_in_s=auth.token_lifetime_s,
                        idle_timeout_s=auth.token_idle_s)
 
@@ -138,4 +140,7 @@ async def login(body: LoginBody, request: Request, state: State) -> LoginAnswer:
 async def logout(grant: StaffGrant, credentials: Credentials, state: State) -> LogoutAnswer:
     revoked = credentials is not None and state.tokens.revoke(credentials.credentials)
     log.info("logout", role=grant.role.value)
+    if credentials is not None:
+        await audit(state, "logout", role=grant.role.value,
+                    token_id=token_id(credentials.credentials))
     return LogoutAnswer(revoked=revoked)

@@ -22,6 +22,9 @@ The contract a link keeps:
   The panel subscribes once per process and again after a short pause;
 - ``connected`` tells whether the link is up now (False answers status from the
   cache at once, without waiting for a timeout);
+- ``start_session()``, ``records()`` and ``audit()`` carry the socket's requests of
+  the same names (the records live in the control process; the panel never opens
+  the database);
 - optionally ``async aclose()``: awaited when the panel server shuts down.
 """
 
@@ -54,6 +57,21 @@ class ControlLink(Protocol):
     async def estop(self, source: str) -> bool: ...
 
     def subscribe(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def start_session(self, **fields: Any) -> dict[str, Any]:
+        """The socket's ``start_session`` (fields as its request); the reply as a dict
+        (``ok``, ``reason``, ``overridable``, ``session_id``)."""
+        ...
+
+    async def records(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """A records query (``sessions``, ``session``, ``course``); ``ok``, ``reason``,
+        ``data`` (None: not found)."""
+        ...
+
+    async def audit(self, action: str, *, role: str | None, token_id: str | None,
+                    detail: dict[str, Any]) -> bool:
+        """Add a row to the audit trail; whether the control process took it."""
+        ...
 
 
 def make_link(config: Config) -> ControlLink:

@@ -1,16 +1,14 @@
-"""The seam for the clinic's rules on starting a session (records, courses).
+"""A seam for rules of the panel's own on starting a session (none by default).
 
-``POST /api/v1/session`` checks what the request itself must show (the profile
-exists, its checklist is confirmed, its cold test done) and then asks the
-:class:`SessionRules` it was built with, before anything is sent to the control
-process. The rules that need the session records go there when the records exist:
-``min_interval_h`` since the patient's last session, ``max_course_sessions`` in a
-course (``records.course_gap_days``), and which of those an override may lift.
-Until then :class:`NoSessionRules` allows every start.
+The clinic's rules that need the session records (``min_interval_h`` since the
+patient's last session, ``max_course_sessions`` in a course, which of them an
+override may lift) live in the control process, applied at the socket's
+``start_session`` (:mod:`cryoctl.records.course`), so every client meets them.
+``POST /api/v1/session`` checks what the request itself must show and then asks
+the :class:`SessionRules` it was built with, before anything is sent to the
+control process; :class:`NoSessionRules`, the default, allows every start.
 
-``started`` is called once the control process has accepted ``start_session``
-(for instance to note the patient reference against the session the control
-process records: the socket's ``start_session`` carries no patient data).
+``started`` is called once the control process has accepted ``start_session``.
 """
 
 from __future__ import annotations

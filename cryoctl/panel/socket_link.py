@@ -86,6 +86,20 @@ class SocketLink:
     async def estop(self, source: str) -> bool:
         return await (await self._connected()).estop(source)
 
+    async def start_session(self, **fields: Any) -> dict[str, Any]:
+        reply = await (await self._connected()).start_session(**fields)
+        return reply.model_dump(include={"ok", "reason", "overridable", "session_id"})
+
+    async def records(self, kind: str, **fields: Any) -> dict[str, Any]:
+        reply = await (await self._connected()).records(kind, **fields)
+        return reply.model_dump(include={"ok", "reason", "data"})
+
+    async def audit(self, action: str, *, role: str | None, token_id: str | None,
+                    detail: dict[str, Any]) -> bool:
+        reply = await (await self._connected()).audit(action, role=role, token_id=token_id,
+                                                      detail=detail)
+        return reply.ok
+
     async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         client = ControlClient(self.path, timeout_s=self.timeout_s)
         try:

@@ -26,7 +26,8 @@ from cryoctl.panel.settings import PanelSettings
 from cryoctl.panel.tokens import LoginThrottle, TokenStore
 from cryoctl.pins import PinHash
 
-__all__ = ["API_PREFIX", "ControlUnreachable", "PanelState", "ask", "panel_state", "run_command"]
+__all__ = ["API_PREFIX", "ControlUnreachable", "PanelState", "ask", "audit", "panel_state",
+           "run_command"]
 
 log = structlog.get_logger(__name__)
 
@@ -93,3 +94,18 @@ async def run_command(state: PanelState, name: CommandName, *,
                            lambda: state.link.command(name, up_to_seq=up_to_seq))
     if not ok:
         raise HTTPException(status_code=409, detail=reason or f"{name} was refused")
+
+
+async def audit(state: PanelState, action: str, *, role: str | None = None,
+                token_id: str | None = None, **detail: object) -> None:
+    """Add an audit row in the control process; a failure is logged, never the caller's."""
+    try:
+        ok = await ask(state, "audit", "reply", lambda: state.link.audit(
+            action, role=role, token_id=token_id, detail=dict(detail)))
+    except ControlUnreachable:
+        ok = False
+    except Exception as exc:  # the records' trouble must not fail a login or an install
+        log.error("audit_failed", action=action, error=f"{type(exc).__name__}: {exc}")
+        return
+    if not ok:
+        log.error("audit_not_recorded", action=action, role=role)

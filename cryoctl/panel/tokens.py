@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Failure", "Grant", "LoginThrottle", "Role", "TokenStore"]
+__all__ = ["Failure", "Grant", "LoginThrottle", "Role", "TokenStore", "token_id"]
 
 Clock = Callable[[], float]
 
@@ -46,6 +46,11 @@ class Grant:
 
 def _key(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_id(token: str) -> str:
+    """What the records name a sign-in by: the start of its hash, never the token."""
+    return _key(token)[:16]
 
 
 class TokenStore:

@@ -28,6 +28,7 @@ from procs import (
 )
 
 from cryoctl.client import ControlClient
+from cryoctl.profile import shipped_profiles
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
@@ -48,7 +49,9 @@ async def _session(path: Path, profile: str) -> dict[str, Any]:
     async with ControlClient(path) as c:
         loaded = await c.load_profile(profile)
         assert loaded.ok, loaded.reason
-        started = await c.command("start_session")
+        limits = next(p for p in shipped_profiles() if p.name == profile).profile.session
+        started = await c.start_session(patient_ref="P-E2E", checklist=dict.fromkeys(
+            limits.checklist, True), cold_test_done=True)
         assert started.ok, started.reason
         for _ in range(200):
             snap = await c.status()

@@ -11,7 +11,8 @@ from typing import Any
 
 from cryoctl.pins import PinHash
 
-__all__ = ["FakeClock", "FakeLink", "WsClient", "app_routes", "cheap_pin_hash", "make_snapshot"]
+__all__ = ["FakeClock", "FakeLink", "WsClient", "app_routes", "cheap_pin_hash", "make_course",
+           "make_session", "make_snapshot"]
 
 
 def app_routes(routes: Iterable[Any]) -> Iterator[Any]:
@@ -63,6 +64,47 @@ def make_snapshot(seq: int = 1, *, phase: str = "idle",
     }
 
 
+SESSION_ID = "3f1c6a9e-0000-4000-8000-000000000001"
+
+
+def make_session(*, outcome: str = "completed", reason: str = "staff",
+                 alarms: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A session as the control process's ``session`` request answers it."""
+    return {
+        "id": SESSION_ID,
+        "profile": {"name": "n2-face-cryomassage", "version": 1, "sha256": "ab" * 32},
+        "device_kind": "n2", "patient_ref": "P-0042",
+        "started_utc": "2026-03-02T09:00:00.000Z", "ended_utc": "2026-03-02T09:06:12.500Z",
+        "outcome": outcome, "reason": reason, "started_by_role": "staff", "spray_s": 7.25,
+        "unit": {"model": "N2-CRYO", "serial": "SN-0001", "firmware": "2.1"},
+        "checklist": {"No cold urticaria (cold test done and negative)": True},
+        "cold_test_done": True, "override": None, "duration_s": 372.5, "treated_s": 360.0,
+        "started_by_token": "0123456789abcdef",
+        "zones": [
+            {"index": 0, "name": "forehead", "spray_s": 4.75, "passes": 2, "sprays": 2,
+             "ln2_g": 3.8, "sites": [{"index": 0, "spray_s": 4.75, "sprays": 2}]},
+            {"index": 1, "name": "cheek-left", "spray_s": 2.5, "passes": 1, "sprays": 1,
+             "ln2_g": 2.0, "sites": [{"index": 0, "spray_s": 2.5, "sprays": 1}]},
+        ],
+        "sprays": [
+            {"zone": 0, "site": 0, "start_s": 10.0, "end_s": 12.75, "ended_by": "release"},
+            {"zone": 0, "site": 0, "start_s": 45.0, "end_s": 47.0, "ended_by": "dwell limit "
+             "reached"},
+            {"zone": 1, "site": 0, "start_s": 90.0, "end_s": 92.5, "ended_by": "release"},
+        ],
+        "alarms": alarms or [],
+        "totals": {"spray_s": 7.25, "ln2_g": 5.8},
+    }
+
+
+def make_course() -> dict[str, Any]:
+    return {"patient_ref": "P-0042", "profile": "n2-face-cryomassage", "sessions_done": 3,
+            "sessions_left": 12, "last_session_utc": "2026-03-02T09:00:00Z",
+            "next_allowed_utc": "2026-03-04T09:00:00Z",
+            "refusal": "this patient had n2-face-cryomassage on 2026-03-02 09:00 UTC; ...",
+            "overridable": True}
+
+
 class FakeLink:
     """A control process that answers as told and records every call, in order."""
 
@@ -77,6 +119,13 @@ class FakeLink:
         #: Raised from status() when set (a bug in a route's callee).
         self.status_error: Exception | None = None
         self.calls: list[tuple[Any, ...]] = []
+        #: Whether a refused start_session says an override would lift it.
+        self.start_overridable = False
+        #: What records() answers, by kind (absent: data None, "not found").
+        self.records_data: dict[str, dict[str, Any]] = {
+            "sessions": {"sessions": []}, "session": make_session(), "course": make_course()}
+        self.records_refused: dict[str, str] = {}
+        self.audits: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
         self._pushes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.subscriptions = 0
         #: Pushes the subscriber has handled (it asked for the next one after each).
@@ -109,6 +158,27 @@ class FakeLink:
         self._check()
         return self.estop_acknowledged
 
+    async def start_session(self, **fields: Any) -> dict[str, Any]:
+        self.calls.append(("start_session", fields))
+        self._check()
+        ok, reason = self.replies.get("start_session", (True, ""))
+        return {"ok": ok, "reason": reason, "overridable": self.start_overridable,
+                "session_id": "3f1c6a9e-0000-4000-8000-000000000001" if ok else None}
+
+    async def records(self, kind: str, **fields: Any) -> dict[str, Any]:
+        self.calls.append(("records", kind, fields))
+        self._check()
+        if kind in self.records_refused:
+            return {"ok": False, "reason": self.records_refused[kind], "data": None}
+        return {"ok": True, "reason": "", "data": self.records_data.get(kind)}
+
+    async def audit(self, action: str, *, role: str | None, token_id: str | None,
+                    detail: dict[str, Any]) -> bool:
+        # Kept apart from ``calls``: a login's audit row is not a command.
+        self.audits.append((action, role, token_id, detail))
+        self._check()
+        return True
+
     def push(self, message: dict[str, Any]) -> None:
         """Deliver a push to the subscriber (from the test's event loop)."""
         self._pushes.put_nowait(message)
@@ -139,6 +209,12 @@ class FakeLink:
     def names(self) -> list[str]:
         """The calls as short names: ``command:pause``, ``estop``, ``load_profile``."""
         return [f"command:{c[1]}" if c[0] == "command" else c[0] for c in self.calls]
+
+    def start_fields(self) -> dict[str, Any]:
+        """What the last start_session carried."""
+        fields: dict[str, Any] = next(c[1] for c in reversed(self.calls)
+                                      if c[0] == "start_session")
+        return fields
 
 
 class WsClient:

@@ -57,7 +57,9 @@ async def test_counters_after_some_requests(client: httpx.AsyncClient, link: Fak
     assert got[(socket, (("direction", "sent"), ("type", "estop")))] == 2
     assert got[(socket, (("direction", "received"), ("type", "estop")))] == 2
     assert got[(socket, (("direction", "sent"), ("type", "command")))] == 1
-    assert got[(socket, (("direction", "received"), ("type", "reply")))] == 1
+    # One reply to the command, one to each audit row (the login and the failed one).
+    assert got[(socket, (("direction", "sent"), ("type", "audit")))] == 2
+    assert got[(socket, (("direction", "received"), ("type", "reply")))] == 3
     assert got[(socket, (("direction", "sent"), ("type", "status")))] == 1
     assert got[(socket, (("direction", "received"), ("type", "event")))] == 1
     assert got[("cryoctl_control_link_up", ())] == 1
@@ -107,7 +109,7 @@ async def test_openapi_lists_every_route(app: FastAPI, client: httpx.AsyncClient
     served = {(m, r.path) for r in app_routes(app.routes) if isinstance(r, APIRoute)
               for m in r.methods}
     assert listed == served
-    assert len(served) == 21  # and /openapi.json itself
+    assert len(served) == 25  # and /openapi.json itself
     for path, item in document["paths"].items():
         for operation in item.values():
             assert operation.get("summary"), path

@@ -35,8 +35,13 @@ async def test_happy_path_loads_then_starts(client: httpx.AsyncClient, link: Fak
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"ok": True, "profile": {
         "name": FACE.name, "version": FACE.version, "sha256": FACE.sha256}}
-    assert link.calls == [("load_profile", FACE.name, FACE.sha256),
-                          ("command", "start_session", None)]
+    assert link.names() == ["load_profile", "start_session"]
+    assert link.calls[0] == ("load_profile", FACE.name, FACE.sha256)
+    fields = link.start_fields()
+    assert fields["patient_ref"] == "P-0042" and fields["role"] == "staff"
+    assert fields["profile_sha256"] == FACE.sha256 and fields["cold_test_done"] is True
+    assert fields["checklist"] == dict.fromkeys(FACE.profile.session.checklist, True)
+    assert fields["override_reason"] is None and len(fields["token_id"]) == 16
 
 
 async def test_missing_checklist_item_is_409_naming_it(client: httpx.AsyncClient,
@@ -80,14 +85,15 @@ async def test_cold_test_not_needed_when_not_required(client: httpx.AsyncClient,
     start = body(NO_COLD_TEST, cold_test_done=False)
     answer = await client.post("/api/v1/session", json=start, headers=staff)
     assert answer.status_code == 200
-    assert link.names() == ["load_profile", "command:start_session"]
+    assert link.names() == ["load_profile", "start_session"]
 
 
 async def test_unknown_profile_or_content(client: httpx.AsyncClient, link: FakeLink,
                                           staff: dict[str, str]) -> None:
     answer = await client.post("/api/v1/session", json={**body(), "profile": "no-such"},
                                headers=staff)
-    assert (answer.status_code, answer.json()) == (409, {"detail": "no profile no-such"})
+    assert (answer.status_code, answer.json()) == (
+        409, {"detail": "no profile no-such", "overridable": False})
     answer = await client.post("/api/v1/session", json=body(sha256="0" * 64), headers=staff)
     assert answer.status_code == 409
     assert "with that SHA-256" in answer.json()["detail"]
@@ -99,7 +105,8 @@ async def test_refused_load_stops_before_start(client: httpx.AsyncClient, link: 
     link.replies["load_profile"] = (False, "nozzle M does not match the fitted nozzle C")
     answer = await client.post("/api/v1/session", json=body(), headers=staff)
     assert answer.status_code == 409
-    assert answer.json() == {"detail": "nozzle M does not match the fitted nozzle C"}
+    assert answer.json() == {"detail": "nozzle M does not match the fitted nozzle C",
+                             "overridable": False}
     assert link.names() == ["load_profile"]
 
 
@@ -107,7 +114,19 @@ async def test_refused_start_is_409_with_the_reason(client: httpx.AsyncClient, l
                                                     staff: dict[str, str]) -> None:
     link.replies["start_session"] = (False, "the unit is not ready")
     answer = await client.post("/api/v1/session", json=body(), headers=staff)
-    assert (answer.status_code, answer.json()) == (409, {"detail": "the unit is not ready"})
+    assert (answer.status_code, answer.json()) == (
+        409, {"detail": "the unit is not ready", "overridable": False})
+
+
+async def test_a_course_refusal_says_whether_an_override_would_lift_it(
+        client: httpx.AsyncClient, link: FakeLink, staff: dict[str, str]) -> None:
+    link.replies["start_session"] = (False, "this patient had n2-face-cryomassage on 2026-03-02 "
+                                            "09:00 UTC; the next session is allowed from ...")
+    link.start_overridable = True
+    answer = await client.post("/api/v1/session", json=body(), headers=staff)
+    assert answer.status_code == 409
+    assert answer.json()["overridable"] is True
+    assert answer.json()["detail"].startswith("this patient had n2-face-cryomassage")
 
 
 async def test_override_needs_a_technician_unless_staff_may(client: httpx.AsyncClient,
@@ -119,6 +138,9 @@ async def test_override_needs_a_technician_unless_staff_may(client: httpx.AsyncC
     technician = await login(client, TECHNICIAN_PIN)
     answer = await client.post("/api/v1/session", json=start, headers=technician)
     assert answer.status_code == 200
+    fields = link.start_fields()
+    assert (fields["role"], fields["override_reason"]) == (
+        "technician", "course extended by the physician")
 
 
 class RecordingRules:
@@ -142,7 +164,7 @@ async def test_session_rules_seam(tmp_path: Path, link: FakeLink, clock: FakeClo
         staff = await login(client, STAFF_PIN)
         answer = await client.post("/api/v1/session", json=body(), headers=staff)
         assert (answer.status_code, answer.json()) == (
-            409, {"detail": "48 h have not passed since the last session"})
+            409, {"detail": "48 h have not passed since the last session", "overridable": False})
         assert link.calls == []
         rules.refuse_with = None
         start = body(override={"reason": "physician's order"})

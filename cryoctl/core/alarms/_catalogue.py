@@ -56,6 +56,7 @@ class AlarmCode(enum.StrEnum):
     WRITE_FAILED = "write_failed"
     LOOP_LATE = "loop_late"
     READINGS_FROZEN = "readings_frozen"
+    RECORDS_WRITE_FAILED = "records_write_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ _TABLE: tuple[tuple[AlarmCode, Priority, Category, bool, str], ...] = (
      "Control loop late: heartbeats held back, the unit closes by itself"),
     (AlarmCode.READINGS_FROZEN, _H, _T, _LATCH,
      "Cryo unit readings stopped changing: link or sensor frozen, spray stopped"),
+    (AlarmCode.RECORDS_WRITE_FAILED, _M, _T, _LATCH,
+     "Session records cannot be written: no new session can start"),
 )
 
 #: Every alarm cryoctl can raise, by code (read-only).

@@ -5,11 +5,22 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cryoctl.panel import auth
-from cryoctl.panel.routes import alarms, estop, events, faults, panel, profiles, session, status
+from cryoctl.panel.routes import (
+    alarms,
+    estop,
+    events,
+    faults,
+    panel,
+    profiles,
+    records,
+    session,
+    status,
+)
 
 __all__ = ["include"]
 
 
 def include(app: FastAPI) -> None:
-    for module in (auth, status, profiles, session, estop, faults, alarms, events, panel):
+    for module in (auth, status, profiles, session, estop, faults, alarms, events, records,
+                   panel):
         app.include_router(module.router)

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from cryoctl.errors import ProfileError
 from cryoctl.panel.auth import StaffGrant, TechnicianGrant
 from cryoctl.panel.routes.common import REFUSED, State
-from cryoctl.panel.state import API_PREFIX
+from cryoctl.panel.state import API_PREFIX, audit
 from cryoctl.profile import LoadedProfile, catalogue, parse_profile
 from cryoctl.profile.store import Installed, install_profile_bytes
 
@@ -182,4 +182,6 @@ async def install(request: Request, response: Response, grant: TechnicianGrant,
     else:
         log.info("profile_installed", name=answer.name, version=answer.version,
                  sha256=answer.sha256, role=grant.role.value)
+        await audit(state, "profile_installed", role=grant.role.value, name=answer.name,
+                    version=answer.version, sha256=answer.sha256)
     return answer
