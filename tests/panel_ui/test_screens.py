@@ -67,8 +67,8 @@ def test_the_main_screens(open_panel: Callable[..., Panel], device: Device, size
     check(panel, "lock")
     panel.sign_in("technician")
     page.wait_for_selector("#screen-profiles:not([hidden])")
-    panel.choose_face_profile()
-    page.wait_for_selector("#course[data-state=shown], #course[data-state=unavailable]")
+    panel.choose_face_profile(f"P-SCREENS-{size.upper()}-{lang.upper()}")  # one each: the interval
+    page.wait_for_selector("#course[data-state=shown]")
     check(panel, "start")
     page.click("#patient-ref")  # the panel's own keyboard, over the form, under STOP
     page.wait_for_selector("#keys:not([hidden])")
