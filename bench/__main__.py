@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import subprocess
@@ -80,7 +81,13 @@ async def run(numbers: list[int], *, quick: bool) -> list[Row]:
                 await ctx.keep_only(s for n in numbers[i:] for s in FIGURES[n][2])
                 print(f"figure {number}: {title} ...", file=sys.stderr, flush=True)
                 started = time.monotonic()
-                rows += await figure(ctx)
+                try:
+                    rows += await figure(ctx)
+                except Exception as exc:  # a figure that cannot finish is a row that says why
+                    print(f"figure {number}: failed: {exc}", file=sys.stderr, flush=True)
+                    rows.append(Row(number, f"{title}: did not complete ({exc})", math.nan, "",
+                                    met=False, detail={"error": str(exc)}))
+                    await ctx.keep_only(())  # its devices may be in any state
                 print(f"figure {number}: done in {time.monotonic() - started:.0f} s",
                       file=sys.stderr, flush=True)
         finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.rig import Device, DeviceSpec, start_device, wait_cooler
 from bench.session import PROFILE_NOZZLE, install_profile
 
-__all__ = ["Context", "DWELL_S", "LONG_PROFILE", "SHORT_PROFILE"]
+__all__ = ["DWELL_S", "LONG_PROFILE", "SHORT_PROFILE", "Context", "spec"]
 
 #: A spray long enough that an e-stop always falls inside it.
 LONG_PROFILE = "bench-long"
@@ -41,7 +41,7 @@ class Context:
         return quick if self.quick else full
 
     async def device(self, spec: DeviceSpec) -> Device:
-        """A running device of ``spec`` (its profiles installed, a CJ-Air cooler at its set-point)."""
+        """A running device of ``spec``: profiles installed, a CJ-Air cooler at its set-point."""
         if spec not in self._running:
             self._count += 1
             manager = start_device(spec, self.folder / f"device-{self._count}")
@@ -61,11 +61,15 @@ class Context:
         """Start several devices at once (their coolers settle side by side)."""
         await asyncio.gather(*(self.device(s) for s in specs))
 
+    async def stop(self, spec: DeviceSpec) -> None:
+        if spec in self._running:
+            _, manager = self._running.pop(spec)
+            await manager.__aexit__(None, None, None)
+
     async def keep_only(self, specs: Iterable[DeviceSpec]) -> None:
         wanted = set(specs)
         for spec in [s for s in self._running if s not in wanted]:
-            _, manager = self._running.pop(spec)
-            await manager.__aexit__(None, None, None)
+            await self.stop(spec)
 
     async def aclose(self) -> None:
         await self.keep_only(())

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "percentiles", "print_table", "write_json"]
+__all__ = ["Row", "percentiles", "print_table", "spread_ms", "write_json"]
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -44,6 +44,8 @@ class Row:
     met: bool | None = None
     #: everything else measured (percentiles, counts), for the JSON file
     detail: dict[str, Any] = field(default_factory=dict)
+    #: what the table shows beside it: the spread, and anything that went wrong
+    note: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -62,22 +64,32 @@ def _num(value: float | None, unit: str = "") -> str:
         return "-"
     if math.isnan(value):
         return "n/a"
-    text = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    text = f"{value:#.3g}" if abs(value) < 100 else f"{value:.0f}"
     return f"{text} {unit}".strip()
 
 
 def print_table(rows: Sequence[Row]) -> None:
-    header = ("#", "figure", "value", "baseline (same run)", "ratio", "target", "result")
+    header = ("#", "figure", "value", "baseline (same run)", "ratio", "target", "result",
+              "notes")
     lines = []
     for r in rows:
         result = {True: "pass", False: "MISS", None: "-"}[r.met]
         base = "-" if r.baseline is None else f"{_num(r.baseline, r.unit)} {r.baseline_label}"
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
         lines.append((str(r.figure), r.label, _num(r.value, r.unit), base.strip(), ratio,
-                      r.target, result))
+                      r.target, result, r.note))
     widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
     for line in [header, tuple("-" * w for w in widths), *lines]:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def spread_ms(p: dict[str, float], extra: str = "") -> str:
+    """``p50 0.41 / p99 0.93 / max 1.2 ms, n 500`` from seconds."""
+    if not p["n"]:
+        return "no samples" + (f"; {extra}" if extra else "")
+    text = (f"p50 {_num(p['p50'] * 1000)} / p99 {_num(p['p99'] * 1000)} / "
+            f"max {_num(p['max'] * 1000)} ms, n {p['n']}")
+    return text + (f"; {extra}" if extra else "")
 
 
 def write_json(path: Path, rows: Sequence[Row], machine: dict[str, Any]) -> None:

@@ -205,8 +205,7 @@ async def _until(what: str, check: Any, *, timeout_s: float) -> Any:
 @asynccontextmanager
 async def start_device(spec: DeviceSpec, folder: Path) -> AsyncIterator[Device]:
     """Start the unit, the control process and (if asked) the panel server; stop them after."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "profiles").mkdir(exist_ok=True)
+    (folder / "profiles").mkdir(parents=True, exist_ok=True)
     log = folder / "bench.log"
     control_port, panel_port = free_port(), free_port()
     sim_args = ["sim", spec.kind, "--control", f"127.0.0.1:{control_port}",
@@ -274,7 +273,7 @@ async def wait_cooler(device: Device) -> None:
 @asynccontextmanager
 async def bare_simulator(kind: str, folder: Path, *args: str) -> AsyncIterator[tuple[str, str]]:
     """A simulated unit alone (for a baseline): its wire URL and its control channel URL."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a scratch folder, instant
     log = folder / "baseline-sim.log"
     control = f"127.0.0.1:{free_port()}"
     wire = list(args) or ["--tcp", f"127.0.0.1:{free_port()}"]
