@@ -25,6 +25,8 @@ __all__ = ["SPECS_3", "figure_3", "wake_lateness"]
 SPECS_3 = (spec("n2"), spec("cj-air"), spec("n2", wire="pty", panel=False),
            spec("cj-air", wire="pty", panel=False))
 _TARGET_MS: Final = 2.0
+#: An opening shorter than the dwell by more than this ended for another reason.
+_EARLY_S: Final = 0.05
 
 
 async def wake_lateness(samples: int) -> list[float]:
@@ -63,7 +65,7 @@ async def sprays(device: Device, count: int) -> tuple[list[float], int, list[str
     """
     overshoots: list[float] = []
     incidents: list[str] = []
-    extra_presses = 0
+    extra_presses = early = 0
     async with Watch(device) as watch, device.client() as client:
         done = 0
         while done < count:
@@ -77,7 +79,11 @@ async def sprays(device: Device, count: int) -> tuple[list[float], int, list[str
                         incidents.append(f"next_site refused: {reply.reason}; {watch.describe()}")
                         break
                     await watch.until("armed", watch.phase("treating_armed"))
-                extra_presses += await press_until_spraying(device, watch) - 1
+                try:
+                    extra_presses += await press_until_spraying(device, watch) - 1
+                except RuntimeError as exc:  # the session was paused or ended under it
+                    incidents.append(str(exc))
+                    break
                 await watch.until("the cut-off", lambda s: s.get("phase") != "treating_spraying",
                                   timeout_s=DWELL_S + 5)
                 await device.unit_set("trigger", {"pressed": False})
@@ -86,9 +92,14 @@ async def sprays(device: Device, count: int) -> tuple[list[float], int, list[str
                 done += 1
             await back_to_idle(device, client, watch)
             history = (await device.unit_state())["valve_history"]
-            overshoots += [length - DWELL_S for length in openings(history, since)]
+            lengths = openings(history, since)
+            # an opening a lost link or an e-stop ended early was not a dwell cut-off
+            overshoots += [n - DWELL_S for n in lengths if n >= DWELL_S - _EARLY_S]
+            early += sum(n < DWELL_S - _EARLY_S for n in lengths)
             if len(incidents) > max(3, count // 10):
                 raise RuntimeError(f"{device.spec.label}: too many incidents: {incidents}")
+    if early:
+        incidents.append(f"{early} openings ended before the dwell limit")
     return overshoots, extra_presses, incidents
 
 
@@ -108,7 +119,7 @@ async def figure_3(ctx: Context) -> list[Row]:
                          "sprays_asked": count, "extra_presses": extra, "incidents": incidents},
                         spread_ms(p, ", ".join(
                             ([f"{extra} extra presses"] if extra else [])
-                            + ([f"{len(incidents)} sessions cut short"] if incidents else []))
+                            + ([f"{len(incidents)} incidents (see JSON)"] if incidents else []))
                         )))
     return rows
 

@@ -58,11 +58,17 @@ async def estop_trials(device: Device, trials: int, sources: tuple[str, ...]
                        ) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Software e-stops during real sprays, alternating ``sources``; latencies in seconds."""
     latencies: dict[str, list[float]] = {s: [] for s in sources}
-    counts: dict[str, Any] = {"repressed": 0, "no_close_seen": 0}
+    counts: dict[str, Any] = {"repressed": 0, "no_close_seen": 0, "incidents": []}
     async with Watch(device) as watch, device.client() as client:
         for trial in range(trials * len(sources)):
             source = sources[trial % len(sources)]
-            presses = await spray(device, client, watch, LONG_PROFILE)
+            try:
+                presses = await spray(device, client, watch, LONG_PROFILE)
+            except RuntimeError as exc:  # the session paused or ended under it: noted, go on
+                counts["incidents"].append(str(exc))
+                if len(counts["incidents"]) > max(5, trials // 10):
+                    raise RuntimeError(f"too many incidents: {counts['incidents'][:3]}") from None
+                continue
             counts["repressed"] += presses > 1
             await asyncio.sleep(random.uniform(0.02, 0.06))  # any phase of the control period
             sent = time.monotonic()
@@ -77,7 +83,7 @@ async def estop_trials(device: Device, trials: int, sources: tuple[str, ...]
                 counts["no_close_seen"] += 1
             else:
                 latencies[source].append(closed + device.offset_s - sent)
-            await watch.until("estop or fault", watch.phase("estop", "fault"))
+            await watch.until("estop", watch.phase("estop", "fault", "disconnected"))
         await back_to_idle(device, client, watch)
         counts["faults_reset"] = len(watch.faults)
         if watch.faults:
@@ -218,6 +224,8 @@ def trouble(counts: dict[str, Any]) -> str:
         said.append(f"{counts['no_close_seen']} closes not found")
     if counts.get("faults_reset"):
         said.append(f"{counts['faults_reset']} faults reset")
+    if counts.get("incidents"):
+        said.append(f"{len(counts['incidents'])} trials lost to incidents (see JSON)")
     return ", ".join(said)
 
 

@@ -45,7 +45,13 @@ def exchange_s(frames: tuple[int, int], baud: int = BAUD) -> float:
 async def poll_rate_hz(device: Device, seconds: float) -> float:
     """Discrete-input reads per second at the unit during a spray."""
     async with Watch(device) as watch, device.client() as client:
-        await spray(device, client, watch, LONG_PROFILE)
+        for attempt in range(3):
+            try:
+                await spray(device, client, watch, LONG_PROFILE)
+                break
+            except RuntimeError:  # a lost link or a fault under it: once more
+                if attempt == 2:
+                    raise
         await asyncio.sleep(0.3)
         since = time.monotonic() - device.offset_s
         await asyncio.sleep(seconds)

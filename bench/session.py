@@ -109,6 +109,9 @@ class Watch:
 async def back_to_idle(device: Device, client: ControlClient, watch: Watch) -> None:
     """Out of an e-stop or a session, trigger released, to ``idle``/``ready``."""
     await device.unit_set("trigger", {"pressed": False})
+    # a lost link comes back by itself (through selftest), or the bench gives up
+    await watch.until("the link back", lambda s: s.get("phase") not in ("disconnected",
+                                                                        "selftest", "starting"))
     phase = watch.latest.get("phase")
     if phase == "estop":
         await device.unit_set("estop", {"pressed": False})
