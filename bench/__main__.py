@@ -1,6 +1,6 @@
 """``python -m bench``: the performance figures of docs/PERFORMANCE.md, as one table.
 
-    python -m bench                 # every figure, full trial counts (about half an hour)
+    python -m bench                 # every figure, full trial counts (about twenty minutes)
     python -m bench --quick         # every figure, a few trials each (the CI smoke run)
     python -m bench 1 4 --json out.json
 
