@@ -127,6 +127,7 @@ class SimUnit(Protocol):
 
     kind: str
     link: LinkFaults
+    clock: SimClock
 
     def advance(self, now_s: float | None = None) -> None:
         """Bring physics up to ``now_s`` (default: the unit's clock)."""

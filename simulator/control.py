@@ -3,6 +3,10 @@
 Routes (every POST answers with the unit's state after the change):
 
 - ``GET /state``
+- ``GET /clock``: the unit's clock and this host's ``time.monotonic()`` read together,
+  so a benchmark on the same machine can put the unit's timestamps on its own clock
+- ``GET /polls``: the unit's clock at each of the host's latest status polls, where
+  the unit keeps them (404 where it does not)
 - ``POST /trigger {"pressed": bool}``, ``/estop {"pressed": bool}``,
   ``/nozzle {"code": str | null}``, ``/hose {"connected": bool}``,
   ``/skin {"on_skin": bool}``, ``/o2 {"pct": number}``, ``/level {"pct": number}``
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,6 +85,19 @@ def make_control_app(unit: SimUnit) -> FastAPI:
     @app.get("/state")
     async def get_state() -> dict[str, Any]:
         return unit.state()
+
+    @app.get("/clock")
+    async def get_clock() -> dict[str, float]:
+        return {"t_s": unit.clock(), "monotonic_s": time.monotonic()}
+
+    @app.get("/polls", response_model=None)
+    async def get_polls() -> dict[str, list[float]] | JSONResponse:
+        polls = getattr(unit, "poll_times_s", None)
+        if polls is None:
+            return JSONResponse({"error": f"the {unit.kind} unit keeps no poll log",
+                                 "field": "polls"}, status_code=404)
+        times: list[float] = polls()
+        return {"t_s": times}
 
     @app.post("/trigger")
     async def trigger(body: PressedBody) -> JSONResponse:

@@ -215,6 +215,9 @@ class Controller:
         except ConfigMismatch as exc:
             t.on_selftest(protection_ok=False, now=self._clock(), detail=str(exc))
             return exc
+        # The read-back is the unit answering: on a slow line (RTU at 19200 baud the
+        # writes and read-backs take ~0.2 s) the link must not count as lost for it.
+        t.on_connected(self._clock())
         same = read_back == self.protection
         t.on_selftest(protection_ok=same, now=self._clock(), detail=f"read back {read_back}")
         if not same:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 from typing import Any
 
@@ -24,6 +25,8 @@ from simulator.cjair.rules import UnitState
 #: fault names ``set_fault`` accepts besides the link faults: the ICD's fault bits, whose
 #: *cause* is injected (the unit's own rule then latches the bit), and the valve's lag.
 UNIT_FAULTS = (*(bit.name for bit in FaultBit), "valve_lag")
+#: Host polls remembered for ``GET /polls`` (about 80 s at 50 Hz).
+POLL_LOG_LEN = 4096
 _COUNTERS = ("frames_in", "frames_out", "errors", "crc_errors", "dropped", "foreign", "heartbeats")
 
 
@@ -63,6 +66,8 @@ class CjAirUnit:
         self._s.holding[Holding.WATCHDOG_MS] = watchdog_ms
         self._s.holding[Holding.MAX_OPEN_MS] = max_open_ms
         self._frozen: tuple[list[bool], list[int]] | None = None
+        #: When the host read the discrete inputs (its trigger/e-stop poll), unit clock.
+        self._polls_s: collections.deque[float] = collections.deque(maxlen=POLL_LOG_LEN)
 
     # ---- time -----------------------------------------------------------------------
     def advance(self, now_s: float | None = None) -> None:
@@ -93,6 +98,7 @@ class CjAirUnit:
 
     def read_discretes(self) -> list[bool]:
         with self._lock:
+            self._polls_s.append(self._s.now_s)
             return self._frozen[0] if self._frozen else self._discretes()
 
     def read_inputs(self) -> list[int]:
@@ -234,6 +240,11 @@ class CjAirUnit:
             s.evaluate()
 
     # ---- state ----------------------------------------------------------------------
+    def poll_times_s(self) -> list[float]:
+        """The unit's clock at each of the host's latest discrete-input reads (oldest first)."""
+        with self._lock:
+            return list(self._polls_s)
+
     def state(self) -> dict[str, Any]:
         with self._lock:
             s = self._s

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from simulator.base import LinkFaults, ManualClock, RealClock, SimUnit, UnsupportedControl
+from simulator.cjair.unit import CjAirUnit
 from simulator.control import serve_control
 
 
@@ -18,6 +20,7 @@ class RecordingUnit:
 
     def __init__(self) -> None:
         self.link = LinkFaults()
+        self.clock = ManualClock(5.0)
         self.calls: list[tuple[str, Any]] = []
 
     def advance(self, now_s: float | None = None) -> None:
@@ -93,6 +96,37 @@ async def test_routes_reach_the_unit_and_answer_state() -> None:
         "fault",
     ]
     assert state["calls"][5] == ["o2", 20.5]
+
+
+async def test_clock_reads_the_units_clock_beside_the_hosts_monotonic_clock() -> None:
+    unit = RecordingUnit()
+    server = await serve_control(unit)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=5.0) as client:
+            before = time.monotonic()
+            clock = (await client.get("/clock")).json()
+            after = time.monotonic()
+            polls = await client.get("/polls")
+    finally:
+        await server.close()
+    assert clock["t_s"] == 5.0
+    assert before <= clock["monotonic_s"] <= after
+    assert polls.status_code == 404
+    assert polls.json()["field"] == "polls"
+
+
+async def test_polls_list_the_cjair_units_discrete_input_reads() -> None:
+    unit = CjAirUnit(clock=ManualClock(1.0))
+    unit.read_discretes()
+    unit.advance(1.02)
+    unit.read_discretes()
+    server = await serve_control(unit)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=5.0) as client:
+            polls = (await client.get("/polls")).json()
+    finally:
+        await server.close()
+    assert polls == {"t_s": [1.0, 1.02]}
 
 
 @pytest.mark.parametrize(
