@@ -51,6 +51,7 @@ from cryoctl.control.requests import find_profile, staff_command
 from cryoctl.core.snapshot import ControlEvent, Snapshot
 from cryoctl.core.staff import LoadProfile
 from cryoctl.errors import ProfileError, SocketInUse
+from cryoctl.profile.signing import SignaturePolicy
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
     CommandRequest,
@@ -241,7 +242,8 @@ class _Connection:
     async def _load_profile(self, request: LoadProfileRequest) -> BaseModel:
         try:
             loaded = await asyncio.to_thread(
-                find_profile, request.name, request.sha256, self._server.profile_dir
+                find_profile, request.name, request.sha256, self._server.profile_dir,
+                self._server.signatures,
             )
         except ProfileError as exc:
             return Reply(id=request.id, ok=False, reason=str(exc))
@@ -276,6 +278,7 @@ class ControlServer:
         mode: int = 0o660,
         allowed_groups: Collection[str] = (),
         profile_dir: Path | None = None,
+        signatures: SignaturePolicy | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
         max_in_flight: int = MAX_IN_FLIGHT,
@@ -287,6 +290,8 @@ class ControlServer:
         self.mode = mode
         self.allowed_groups = tuple(allowed_groups)
         self.profile_dir = profile_dir
+        #: Checked on every load of an installed profile (the config's [profiles]).
+        self.signatures = signatures
         self.idle_timeout_s = idle_timeout_s
         self.max_buffered_bytes = max_buffered_bytes
         self.max_in_flight = max_in_flight
