@@ -105,7 +105,7 @@ def test_no_5xx_and_every_4xx_has_a_message(base_url: str, role: str, cases: int
             @settings(max_examples=cases, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             @given(operation.as_strategy(generation_mode=mode))
-            def one(case: Any) -> None:
+            def one(case: Any, mode: GenerationMode = mode) -> None:
                 nonlocal calls
                 response = case.call(base_url=base_url, headers=headers, timeout=10)
                 calls += 1
