@@ -42,9 +42,10 @@ CASES = [("n2_tcp", bit) for bit in N2_BITS] + [("cjair_tcp", bit) for bit in CJ
 #: The CJ-Air latches COOLER after COOLER_ON for 120 s without COOLER_READY: the unit's
 #: own clock is moved on past that (as wire_rig.cooled does for the cool-down).
 COOLER_WAIT_S = 125.0
-#: N2 OVERPRESSURE: after the reset the next session's press is not followed by an
-#: open within the test's second (a finding, see the report); that last step is left out.
-NO_RESPRAY = {("n2", "OVERPRESSURE")}
+#: N2 OVERPRESSURE: the pressure takes seconds to fall back within 10 % of the set-point
+#: after the regulator works again; until then the unit is not ready, and a press
+#: refused then must be pressed again, so the new press waits for it.
+SETTLE_WITHIN_S = 20.0
 #: A bit whose cause fades with the physics (the N2's pressure falling back below
 #: 180 kPa after its regulator works again) may need a few resets.
 CLEAR_WITHIN_S = 10.0
@@ -80,11 +81,11 @@ async def test_a_fault_bit_mid_spray_closes_alarms_and_resets_only_once_its_caus
         opened = await rig.spraying()
         injected_at = time.monotonic()
         await rig.sim.post("/fault", {"name": bit, "active": True, "value": None})
-        cjair_bit = (target.kind, bit)
-        if cjair_bit == ("cj-air", "VALVE_MISMATCH"):
+        kind_bit = (target.kind, bit)
+        if kind_bit == ("cj-air", "VALVE_MISMATCH"):
             # The feedback no longer follows: the mismatch shows at the next close.
             rig.sim.trigger(False)
-        if cjair_bit == ("cj-air", "COOLER"):
+        if kind_bit == ("cj-air", "COOLER"):
             _jump_unit_clock(rig, COOLER_WAIT_S)
 
         faulted_at = await until(lambda: rig.phase is Phase.FAULT, 2.0, "state fault", rig)
@@ -108,9 +109,9 @@ async def test_a_fault_bit_mid_spray_closes_alarms_and_resets_only_once_its_caus
             assert rig.phase is Phase.FAULT, rig.describe()
             assert bit in _unit_faults(rig), rig.describe()
             await rig.sim.post("/fault", {"name": bit, "active": False, "value": None})
-            if cjair_bit == ("cj-air", "COOLER"):
+            if kind_bit == ("cj-air", "COOLER"):
                 _jump_unit_clock(rig, COOL_DOWN_S)  # cold again
-        if cjair_bit == ("cj-air", "VALVE_MISMATCH"):
+        if kind_bit == ("cj-air", "VALVE_MISMATCH"):
             rig.sim.trigger(True)
         if bit == "VALVE_MISMATCH":
             await until(lambda: not rig.sim.valve_open(), 1.0, "the valve follows, closed", rig)
@@ -129,8 +130,9 @@ async def test_a_fault_bit_mid_spray_closes_alarms_and_resets_only_once_its_caus
         # Trigger still held all along: nothing sprays without a new start and a new press.
         await asyncio.sleep(0.3)
         assert not [m for m in rig.sim.moves_since(closed_at) if m.open], rig.describe()
-        if cjair_bit in NO_RESPRAY:
-            return
+        if kind_bit == ("n2", "OVERPRESSURE"):
+            await until(lambda: abs(rig.sim.state()["pressure_kpa"] - 50.0) < 4.0,
+                        SETTLE_WITHIN_S, "the pressure back near its set-point", rig)
         # Staff acknowledge the alarms (a latched oxygen alarm blocks a new spray).
         assert (await rig.controller.submit(Acknowledge())).ok
         if rig.phase is Phase.IDLE:
