@@ -7,6 +7,7 @@ snapshot names the loaded profile's signer, its key's fingerprint and its hash.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -62,6 +63,20 @@ async def test_status_shows_the_signer_and_unsigned_or_tampered_loads_are_refuse
         assert (await c.status())["profile"] is None
         ok = await c.load_profile("clinic-signed")
         assert ok.ok, ok.reason
+        async with ControlClient(s.path) as sub:
+            items = sub.subscribe()
+            await anext(items)
+            assert (await c.command("start_session")).ok
+            async with asyncio.timeout(2):
+                async for item in items:
+                    if item.type == "event" and item.event["name"] == "session_started":
+                        data = item.event["data"]
+                        break
+            # What a session record is written from names the signer too.
+            assert data["profile_sha256"] == hashlib.sha256(signed).hexdigest()
+            assert data["profile_signer"] == "vendor"
+            assert data["profile_signer_fingerprint"] == fingerprint(public)
+            assert (await c.command("stop")).ok
         profile = (await c.status())["profile"]
         assert profile["name"] == "clinic-signed"
         assert profile["sha256"] == hashlib.sha256(signed).hexdigest()
