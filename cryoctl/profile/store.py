@@ -8,7 +8,8 @@ folder. A failure leaves neither a half-written profile nor the temporary file.
 With a :class:`~cryoctl.profile.signing.SignaturePolicy`, a profile's detached
 signature is checked on install and on every load, and installed beside it as
 ``NAME-vVERSION.toml.sig`` (written before the profile, so a profile on disk never
-lacks the signature it was installed with). Shipped profiles are part of the
+lacks the signature it was installed with). Without a policy a signature is still
+installed with its profile, and checked at load. Shipped profiles are part of the
 installed software and are not signature-checked; they show as unsigned.
 """
 
@@ -28,6 +29,7 @@ from cryoctl.errors import ProfileError
 from cryoctl.profile.loader import LoadedProfile, load_profile, parse_profile, read_limited
 from cryoctl.profile.shipped import shipped_profiles
 from cryoctl.profile.signing import (
+    SIGNATURE_SUFFIX,
     SignaturePolicy,
     parse_signature,
     read_signature_for,
@@ -165,11 +167,18 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 def _keep_signature(new: LoadedProfile, signature: bytes | None, profile_path: Path) -> None:
-    """Write the verified signature of ``new`` beside ``profile_path`` (canonical form)."""
-    if new.signer is None or signature is None:
+    """Write the signature sent with ``new`` beside ``profile_path`` (canonical form).
+
+    A signature the policy verified, or one installed without a policy (or without
+    trusted keys) to be checked at every load: it goes with the profile either way.
+    """
+    if signature is None:
         return
+    try:
+        text = signature_text(parse_signature(signature)).encode("ascii")
+    except ValueError as exc:
+        raise ProfileError(f"{new.source}{SIGNATURE_SUFFIX}: {exc}") from None
     path = signature_path(profile_path)
-    text = signature_text(parse_signature(signature)).encode("ascii")
     if not path.is_file() or read_limited(path) != text:
         _write_atomically(path, text)
 
@@ -202,11 +211,12 @@ def install_profile(
 ) -> InstallResult:
     """Validate ``path`` and install it into ``directory`` as ``NAME-vVERSION.toml``.
 
-    With a ``policy``, its signature is ``PATH.sig`` beside it. Raises ProfileError
+    Its signature, ``PATH.sig`` beside it, is checked by the ``policy`` and installed
+    with it (without a policy, it is only checked at load). Raises ProfileError
     for an invalid, conflicting or refused profile, OSError when the folder cannot be
     written (or another install holds it too long).
     """
-    signature = None if policy is None else read_signature_for(path)
+    signature = read_signature_for(path)
     return install_profile_bytes(read_limited(path), directory, source=os.fsdecode(path),
                                  lock_wait_s=lock_wait_s, signature=signature, policy=policy)
 
@@ -218,8 +228,8 @@ def install_profile_bytes(
     """Validate a profile's bytes and install them into ``directory`` (an upload).
 
     The same checks and the same atomic write as :func:`install_profile`; ``source``
-    names the bytes in every problem line. A signature the ``policy`` verified is
-    installed beside the profile, in its canonical one-line form.
+    names the bytes in every problem line. A ``signature`` the ``policy`` did not
+    refuse is installed beside the profile, in its canonical one-line form.
     """
     new = parse_profile(data, source=source, signature=signature, policy=policy)
     unchanged = _same_identity(new, shipped_profiles(), "shipped")
