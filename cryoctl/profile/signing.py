@@ -36,7 +36,6 @@ from cryoctl.errors import ProfileError
 __all__ = [
     "KEY_PREFIX",
     "MAX_SIGNATURE_FILE_BYTES",
-    "OPEN_POLICY",
     "SIGNATURE_SUFFIX",
     "SignaturePolicy",
     "Signer",
@@ -202,7 +201,3 @@ class SignaturePolicy:
     def _known(self) -> str:
         shown = ", ".join(f"{name} {fingerprint(key)}" for name, key in self.keys.items())
         return f"trusted: {shown or 'none'}"
-
-
-#: No keys, nothing required: every profile loads unsigned, as before signatures.
-OPEN_POLICY: Final = SignaturePolicy()
