@@ -96,17 +96,23 @@ def validate(files: tuple[str, ...]) -> None:
 
 @command.command("list")
 @_DIR_OPTION
-def list_(directory: Path) -> None:
-    """List the shipped and the installed profiles."""
-    profiles, problems = catalogue(directory)
+@config_option(_POLICY_HELP)
+def list_(directory: Path, config_path: Path) -> None:
+    """List the shipped and the installed profiles (with a policy, who signed each)."""
+    policy = _policy(config_path)
+    profiles, problems = catalogue(directory, policy)
     for problem in problems:
         click.echo(f"skipped: {problem}", err=True)
-    rows = [("NAME", "VERSION", "DEVICE", "KIND", "ZONES", "SHA256", "SOURCE")]
+    signer_column = ("SIGNER",) if policy is not None else ()
+    rows = [("NAME", "VERSION", "DEVICE", "KIND", "ZONES", "SHA256", *signer_column, "SOURCE")]
     for loaded in profiles:
         meta = loaded.profile.meta
         source = "shipped" if loaded.source.startswith("shipped:") else loaded.source
+        signer = loaded.signer
+        signed = (() if policy is None else
+                  (f"{signer.key_name}:{signer.fingerprint}" if signer else "unsigned",))
         rows.append((meta.name, f"v{meta.version}", meta.device.value, meta.kind.value,
-                     str(len(loaded.profile.zones)), loaded.sha256_prefix, source))
+                     str(len(loaded.profile.zones)), loaded.sha256_prefix, *signed, source))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -160,6 +160,16 @@ def test_install_requires_a_signature_only_when_the_config_says_so(
     assert (store / "clinic-signed-v1.toml.sig").read_bytes() == \
         signature_path(signed).read_bytes()
 
+    listed = cli("list", "--dir", str(store), "--config", str(strict), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == [
+        "NAME", "VERSION", "DEVICE", "KIND", "ZONES", "SHA256", "SIGNER", "SOURCE"]
+    row = next(line.split() for line in listed.stdout.splitlines()
+               if line.startswith("clinic-signed"))
+    assert row[6] == f"vendor-2026:{fingerprint}"
+    assert "clinic-unsigned" not in listed.stdout
+    assert listed.stderr.startswith(f"skipped: {store / 'clinic-unsigned-v1.toml'}: unsigned")
+
     # Loading under the strict policy leaves out the unsigned file, saying why.
     policy = SignaturePolicy.from_texts(required=True, keys={"vendor-2026": public})
     profiles, skipped = catalogue(store, policy)
