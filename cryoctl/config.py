@@ -44,6 +44,7 @@ from cryoctl.errors import ConfigError
 from cryoctl.logging import LogFormat
 from cryoctl.pins import parse_pin_hash
 from cryoctl.profile.kinds import DeviceKind
+from cryoctl.profile.signing import SignaturePolicy, parse_public_key
 from cryoctl.tomlfile import (
     Problem,
     describe_value,
@@ -66,6 +67,7 @@ __all__ = [
     "Language",
     "LogConfig",
     "PanelConfig",
+    "ProfilesConfig",
     "RecordsConfig",
     "UnitConfig",
     "load_config",
@@ -92,7 +94,8 @@ _MAX_SOCKET_PATH_BYTES: Final = 107
 _MAX_MODE: Final = 0o777
 _DEFER_RULES: Final = "cryoctl.config.defer_rules"
 _TABLES: Final = {name: f"[{name}]" for name in
-                  ("unit", "control", "api", "data", "auth", "panel", "log", "records")}
+                  ("unit", "control", "api", "data", "auth", "panel", "log", "records",
+                   "profiles")}
 
 _GROUP = re.compile(r"[a-z_][a-z0-9_-]{0,30}\$?")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -221,6 +224,24 @@ def _pin_hash(value: str) -> str:
     return value
 
 
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _public_key(value: str) -> str:
+    try:
+        parse_public_key(value)
+    except ValueError as exc:
+        raise _refuse(f"{exc} (expected ed25519:BASE64, from cryoctl profile keygen)") from None
+    return value
+
+
+def _key_name(value: str) -> str:
+    if _KEY_NAME.fullmatch(value) is None:
+        raise _refuse(f"{describe_value(value)} is not a key name (letters, digits, . _ -, "
+                      "at most 64 characters)")
+    return value
+
+
 AbsolutePath = Annotated[Path, BeforeValidator(_absolute_path)]
 SocketPath = Annotated[Path, BeforeValidator(_absolute_path), AfterValidator(_socket_path)]
 SocketMode = Annotated[int, BeforeValidator(_socket_mode)]
@@ -229,6 +250,8 @@ Host = Annotated[StrictStr, AfterValidator(_host)]
 HostPattern = Annotated[StrictStr, AfterValidator(_host_pattern)]
 UnitUrl = Annotated[StrictStr, AfterValidator(_unit_url)]
 PinHashText = Annotated[StrictStr, AfterValidator(_pin_hash)]
+PublicKeyText = Annotated[StrictStr, AfterValidator(_public_key)]
+KeyName = Annotated[StrictStr, AfterValidator(_key_name)]
 
 
 class _Section(BaseModel):
@@ -303,6 +326,22 @@ class RecordsConfig(_Section):
     course_gap_days: Annotated[StrictInt, _between(1, 365)] = 30
 
 
+class ProfilesConfig(_Section):
+    """``[profiles]``: whether installed profiles must carry a vendor's signature.
+
+    ``trusted_keys`` names each public key (``ed25519:BASE64``, printed by
+    ``cryoctl profile keygen``); a signature that verifies under none of them is
+    always refused, and with ``require_signatures`` an unsigned one is too.
+    """
+
+    require_signatures: StrictBool = False
+    trusted_keys: dict[KeyName, PublicKeyText] = {}
+
+    def policy(self) -> SignaturePolicy:
+        return SignaturePolicy.from_texts(required=self.require_signatures,
+                                          keys=self.trusted_keys)
+
+
 class Config(_Section):
     """The whole config. Building one checks every rule, the cross-key ones too."""
 
@@ -314,6 +353,7 @@ class Config(_Section):
     panel: PanelConfig = PanelConfig()
     log: LogConfig = LogConfig()
     records: RecordsConfig = RecordsConfig()
+    profiles: ProfilesConfig = ProfilesConfig()
 
     @model_validator(mode="after")
     def _obey_rules(self, info: ValidationInfo) -> Config:
@@ -358,6 +398,9 @@ def _rules(config: Config) -> Iterator[Problem]:
                       f"unit.kind is {unit.kind.value!r} (use {' or '.join(schemes)})")
     if not config.api.allowed_hosts:
         yield Problem("api.allowed_hosts", "must name at least one host")
+    if config.profiles.require_signatures and not config.profiles.trusted_keys:
+        yield Problem("profiles.require_signatures",
+                      "is true but profiles.trusted_keys names no key to verify with")
     auth = config.auth
     if auth.token_idle_s > auth.token_lifetime_s:
         yield Problem("auth.token_idle_s", f"{auth.token_idle_s} exceeds token_lifetime_s "

@@ -12,10 +12,24 @@ import os
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from cryoctl.cli._options import config_option
 from cryoctl.cli._table import table
-from cryoctl.errors import ProfileError
+from cryoctl.config import DEFAULT_CONFIG_PATH, load_config
+from cryoctl.errors import ConfigError, ProfileError
 from cryoctl.profile import LoadedProfile, load_profile
+from cryoctl.profile.signing import (
+    SignaturePolicy,
+    fingerprint,
+    generate_key,
+    load_private_key,
+    private_key_pem,
+    public_key_text,
+    sign_bytes,
+    signature_path,
+    signature_text,
+)
 from cryoctl.profile.store import (
     DEFAULT_PROFILE_DIR,
     PROFILE_DIR_ENV,
@@ -34,6 +48,28 @@ _DIR_OPTION = click.option(
     show_envvar=True,
     help="Folder of installed profiles.",
 )
+
+
+def _policy(config_path: Path) -> SignaturePolicy | None:
+    """The config's signature policy; None when no config was named and none is installed.
+
+    ``--config`` (or $CRYOCTL_CONFIG) must exist; the default path is read when it
+    exists, so on a device the policy applies without naming it.
+    """
+    source = click.get_current_context().get_parameter_source("config_path")
+    if source is ParameterSource.DEFAULT and config_path == DEFAULT_CONFIG_PATH \
+            and not config_path.exists():
+        return None
+    try:
+        return load_config(config_path).profiles.policy()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(2) from None
+
+
+_POLICY_HELP = ("The service config, for its [profiles] signature policy (read when it "
+                "exists at the default path).")
 
 
 @click.group("profile")
@@ -61,17 +97,23 @@ def validate(files: tuple[str, ...]) -> None:
 
 @command.command("list")
 @_DIR_OPTION
-def list_(directory: Path) -> None:
-    """List the shipped and the installed profiles."""
-    profiles, problems = catalogue(directory)
+@config_option(_POLICY_HELP)
+def list_(directory: Path, config_path: Path) -> None:
+    """List the shipped and the installed profiles (with a policy, who signed each)."""
+    policy = _policy(config_path)
+    profiles, problems = catalogue(directory, policy)
     for problem in problems:
         click.echo(f"skipped: {problem}", err=True)
-    rows = [("NAME", "VERSION", "DEVICE", "KIND", "ZONES", "SHA256", "SOURCE")]
+    signer_column = ("SIGNER",) if policy is not None else ()
+    rows = [("NAME", "VERSION", "DEVICE", "KIND", "ZONES", "SHA256", *signer_column, "SOURCE")]
     for loaded in profiles:
         meta = loaded.profile.meta
         source = "shipped" if loaded.source.startswith("shipped:") else loaded.source
+        signer = loaded.signer
+        signed = (() if policy is None else
+                  (f"{signer.key_name}:{signer.fingerprint}" if signer else "unsigned",))
         rows.append((meta.name, f"v{meta.version}", meta.device.value, meta.kind.value,
-                     str(len(loaded.profile.zones)), loaded.sha256_prefix, source))
+                     str(len(loaded.profile.zones)), loaded.sha256_prefix, *signed, source))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
@@ -150,10 +192,12 @@ def show(target: str, as_json: bool, directory: Path) -> None:
 @command.command("install")
 @click.argument("file", type=click.Path(path_type=str))
 @_DIR_OPTION
-def install(file: str, directory: Path) -> None:
-    """Validate FILE and install it as NAME-vVERSION.toml."""
+@config_option(_POLICY_HELP)
+def install(file: str, directory: Path, config_path: Path) -> None:
+    """Validate FILE and install it as NAME-vVERSION.toml (with FILE.sig when signed)."""
+    policy = _policy(config_path)
     try:
-        result = install_profile(file, directory)
+        result = install_profile(file, directory, policy=policy)
     except ProfileError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -164,7 +208,96 @@ def install(file: str, directory: Path) -> None:
                    f"folder with --dir or ${PROFILE_DIR_ENV}; a simulated device's is the "
                    "profiles/ folder of its state directory)", err=True)
         raise SystemExit(1) from None
+    signer = result.loaded.signer
+    # Without a policy nothing was checked, so nothing is said about a signature.
+    signed = ("" if policy is None else f", signed by {signer.key_name} {signer.fingerprint}"
+              if signer is not None else ", unsigned")
     if result.outcome is Installed.WRITTEN:
-        click.echo(f"installed {result.loaded.identity} as {result.path}")
+        click.echo(f"installed {result.loaded.identity} as {result.path}{signed}")
     else:
-        click.echo(f"unchanged {result.loaded.identity}: already {result.note}")
+        click.echo(f"unchanged {result.loaded.identity}: already {result.note}{signed}")
+
+
+@command.command("keygen")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the new private key (PEM, mode 0600; never overwritten).")
+@click.option("--name", default="vendor", show_default=True,
+              help="The key's name in the config's [profiles] trusted_keys.")
+def keygen(out: Path, name: str) -> None:
+    """Make an Ed25519 signing key; print the public key for the device's config."""
+    key = generate_key()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        click.echo(f"{out}: cannot create the key file ({exc.strerror or exc})", err=True)
+        raise SystemExit(1) from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key_pem(key))
+    public = key.public_key()
+    click.echo(f"private key {out} (keep it off the device)")
+    click.echo(f"fingerprint {fingerprint(public)}")
+    click.echo("for the device's config:")
+    click.echo("[profiles]")
+    click.echo("require_signatures = true")
+    click.echo(f'trusted_keys = {{ {name} = "{public_key_text(public)}" }}')
+
+
+@command.command("sign")
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--key", "key_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The private key from `cryoctl profile keygen`.")
+def sign(file: str, key_path: Path) -> None:
+    """Validate FILE, then sign its exact bytes into FILE.sig."""
+    try:
+        key = load_private_key(key_path)
+        loaded = load_profile(file)
+        data = Path(file).read_bytes()
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1) from None
+    target = signature_path(file)
+    try:
+        target.write_text(signature_text(sign_bytes(key, data)), encoding="ascii")
+    except OSError as exc:
+        click.echo(f"{target}: cannot write the signature ({exc.strerror or exc})", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"signed {loaded.identity} with {fingerprint(key.public_key())} into {target}")
+
+
+@command.command("verify")
+@click.argument("file", type=click.Path(path_type=str))
+@click.option("--public-key", "public_keys", multiple=True, metavar="NAME=ed25519:BASE64",
+              help="A trusted key (repeatable); without any, the config's trusted_keys.")
+@config_option(_POLICY_HELP)
+def verify(file: str, public_keys: tuple[str, ...], config_path: Path) -> None:
+    """Check FILE.sig against FILE's bytes under the trusted keys; exit 1 if it fails."""
+    if public_keys:
+        keys: dict[str, str] = {}
+        for item in public_keys:
+            name, sep, text = item.partition("=")
+            if not sep:
+                name, text = "key", item
+            keys[name] = text
+        try:
+            policy = SignaturePolicy.from_texts(required=True, keys=keys)
+        except ValueError as exc:
+            click.echo(f"--public-key: {exc}", err=True)
+            raise SystemExit(2) from None
+    else:
+        found = _policy(config_path)
+        if found is None or not found.keys:
+            click.echo(f"{file}: no trusted keys (give --public-key or a config with "
+                       "[profiles] trusted_keys)", err=True)
+            raise SystemExit(2)
+        policy = SignaturePolicy(required=True, keys=found.keys)
+    try:
+        loaded = load_profile(file, policy=policy)
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1) from None
+    signer = loaded.signer
+    assert signer is not None  # a required policy never answers unsigned
+    click.echo(f"ok {loaded.identity} signed by {signer.key_name} {signer.fingerprint}")

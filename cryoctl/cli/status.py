@@ -122,8 +122,13 @@ def format_snapshot(snap: Mapping[str, Any]) -> list[str]:
         lines.append(f"unit      {ident.get('model')} {ident.get('serial')} firmware "
                      f"{ident.get('firmware')} at {ident.get('url')}")
     prof = snap.get("profile")
-    lines.append(f"profile   {prof.get('name')} v{prof.get('version')} \"{prof.get('title')}\" "
-                 f"sha256:{str(prof.get('sha256'))[:12]}" if prof else "profile   none loaded")
+    if prof:
+        signed = (f"signed by {prof.get('signer')} {prof.get('signer_fingerprint')}"
+                  if prof.get("signed") else "unsigned")
+        lines.append(f"profile   {prof.get('name')} v{prof.get('version')} "
+                     f"\"{prof.get('title')}\" sha256:{str(prof.get('sha256'))[:12]} {signed}")
+    else:
+        lines.append("profile   none loaded")
     session = snap.get("session")
     lines += _session_lines(session) if session else ["session   none"]
     unit = snap.get("unit")

@@ -192,7 +192,8 @@ async def run_control(config: Config, *, notifier: Notifier, stop_event: asyncio
     port, controller = _open(config)
     server = ControlServer(controller, path, mode=config.control.socket_mode,
                            allowed_groups=config.control.allowed_groups,
-                           profile_dir=config.data.dir / "profiles")
+                           profile_dir=config.data.dir / "profiles",
+                           signatures=config.profiles.policy())
     # The path is claimed before the unit is touched: a second control process stops here.
     try:
         server.bind()

@@ -102,6 +102,9 @@ class Publisher:
                 now, "session_started", session_id=s.session_id, started_at_s=s.started_at_s,
                 profile_name=meta.name, profile_version=meta.version,
                 profile_sha256=s.loaded.sha256, profile_identity=s.loaded.identity,
+                profile_signer=None if s.loaded.signer is None else s.loaded.signer.key_name,
+                profile_signer_fingerprint=(None if s.loaded.signer is None
+                                            else s.loaded.signer.fingerprint),
                 zone_count=len(s.loaded.profile.zones), device_kind=t.caps.kind.value,
                 unit=identity,
             ))

@@ -22,6 +22,7 @@ from cryoctl.core.staff import (
 )
 from cryoctl.errors import ProfileError
 from cryoctl.profile import LoadedProfile, catalogue, shipped_profiles
+from cryoctl.profile.signing import SignaturePolicy
 from cryoctl.protocol import CommandRequest
 
 __all__ = ["find_profile", "staff_command"]
@@ -50,16 +51,27 @@ def staff_command(request: CommandRequest) -> StaffCommand:
     return _SIMPLE_COMMANDS[request.command]()
 
 
-def find_profile(name: str, sha256: str | None, directory: Path | None) -> LoadedProfile:
+def find_profile(name: str, sha256: str | None, directory: Path | None,
+                 signatures: SignaturePolicy | None = None) -> LoadedProfile:
     """A profile by name among the shipped and the installed ones in ``directory``.
+
+    An installed file the ``signatures`` policy refuses (unsigned where signatures
+    are required, or tampered) is not among them: loading it names why.
 
     Without ``sha256`` its highest version (shipped first on a tie); with it, the
     version with exactly those bytes. ProfileError when there is none. Reads files:
     call it off the loop's thread.
     """
-    profiles = catalogue(directory)[0] if directory is not None else shipped_profiles()
+    skipped: list[str] = []
+    if directory is None:
+        profiles = shipped_profiles()
+    else:
+        profiles, skipped = catalogue(directory, signatures)
     matches = [p for p in profiles if p.name == name]
     if not matches:
+        refused = [line for line in skipped if f"/{name}-v" in line]
+        if refused:
+            raise ProfileError(f"{name}: refused: {'; '.join(refused)}")
         raise ProfileError(f"{name}: no such profile")
     if sha256 is not None:
         for loaded in matches:

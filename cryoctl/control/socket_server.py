@@ -58,6 +58,7 @@ from cryoctl.control.requests import find_profile, staff_command
 from cryoctl.core.snapshot import ControlEvent, Snapshot
 from cryoctl.core.staff import LoadProfile
 from cryoctl.errors import ProfileError, SocketInUse
+from cryoctl.profile.signing import SignaturePolicy
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
     AuditRequest,
@@ -289,7 +290,8 @@ class _Connection:
     async def _load_profile(self, request: LoadProfileRequest) -> BaseModel:
         try:
             loaded = await asyncio.to_thread(
-                find_profile, request.name, request.sha256, self._server.profile_dir
+                find_profile, request.name, request.sha256, self._server.profile_dir,
+                self._server.signatures,
             )
         except ProfileError as exc:
             return Reply(id=request.id, ok=False, reason=str(exc))
@@ -325,6 +327,7 @@ class ControlServer:
         allowed_groups: Collection[str] = (),
         profile_dir: Path | None = None,
         clinic: Clinic | None = None,
+        signatures: SignaturePolicy | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
         max_in_flight: int = MAX_IN_FLIGHT,
@@ -338,6 +341,8 @@ class ControlServer:
         self.profile_dir = profile_dir
         #: Starts under the clinic's rules and the records' queries (None: no records kept).
         self.clinic = clinic
+        #: Checked on every load of an installed profile (the config's [profiles]).
+        self.signatures = signatures
         self.idle_timeout_s = idle_timeout_s
         self.max_buffered_bytes = max_buffered_bytes
         self.max_in_flight = max_in_flight

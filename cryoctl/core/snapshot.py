@@ -87,6 +87,10 @@ class ProfileView:
     version: int
     title: str
     sha256: str
+    #: Whether its detached signature verified under a trusted key, and which key.
+    signed: bool = False
+    signer: str | None = None
+    signer_fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +210,11 @@ def take_snapshot(
     profile = None
     if loaded is not None:
         meta = loaded.profile.meta
-        profile = ProfileView(meta.name, meta.version, meta.title, loaded.sha256)
+        signer = loaded.signer
+        profile = ProfileView(meta.name, meta.version, meta.title, loaded.sha256,
+                              signed=signer is not None,
+                              signer=None if signer is None else signer.key_name,
+                              signer_fingerprint=None if signer is None else signer.fingerprint)
     return Snapshot(
         version=SNAPSHOT_VERSION,
         seq=seq,

@@ -18,6 +18,7 @@ from cryoctl.errors import ProfileError
 from cryoctl.profile.describe import problems_from_validation
 from cryoctl.profile.models import DEFER_RULES, Profile
 from cryoctl.profile.rules import problems_of
+from cryoctl.profile.signing import SignaturePolicy, Signer, read_signature_for
 from cryoctl.tomlfile import MAX_PROBLEMS, format_problems, parse_toml_bytes
 from cryoctl.tomlfile import read_limited as _read_limited
 
@@ -47,6 +48,13 @@ class LoadedProfile:
     sha256: str
     #: The file name it came from, or ``shipped:NAME.toml``.
     source: str
+    #: The trusted key its detached signature verified under; None when unsigned
+    #: (or loaded without a signature policy, or shipped with the software).
+    signer: Signer | None = None
+
+    @property
+    def signed(self) -> bool:
+        return self.signer is not None
 
     @property
     def name(self) -> str:
@@ -65,8 +73,15 @@ class LoadedProfile:
         return f"{self.name} v{self.version} sha256:{self.sha256_prefix}"
 
 
-def parse_profile(data: bytes, *, source: str) -> LoadedProfile:
-    """Validate a profile file's bytes. Raises ProfileError with one line per problem."""
+def parse_profile(data: bytes, *, source: str, signature: bytes | None = None,
+                  policy: SignaturePolicy | None = None) -> LoadedProfile:
+    """Validate a profile file's bytes. Raises ProfileError with one line per problem.
+
+    With a ``policy``, the detached ``signature`` (the ``.sig`` file's bytes, or None)
+    is checked first: an unsigned profile where signatures are required, or one whose
+    signature does not verify, is refused before its content is read.
+    """
+    signer = None if policy is None else policy.check(data, signature, source=source)
     text, raw = parse_toml_bytes(data, source=source, max_bytes=MAX_FILE_BYTES,
                                  what=_WHAT, error=ProfileError)
     try:
@@ -79,7 +94,8 @@ def parse_profile(data: bytes, *, source: str) -> LoadedProfile:
     broken = problems_of(profile)
     if broken:
         raise ProfileError(format_problems(source, text, broken))
-    return LoadedProfile(profile=profile, sha256=hashlib.sha256(data).hexdigest(), source=source)
+    return LoadedProfile(profile=profile, sha256=hashlib.sha256(data).hexdigest(), source=source,
+                         signer=signer)
 
 
 def read_limited(path: str | os.PathLike[str]) -> bytes:
@@ -87,6 +103,12 @@ def read_limited(path: str | os.PathLike[str]) -> bytes:
     return _read_limited(path, max_bytes=MAX_FILE_BYTES, what=_WHAT, error=ProfileError)
 
 
-def load_profile(path: str | os.PathLike[str]) -> LoadedProfile:
-    """Read and validate one profile file; the source is the path as given."""
-    return parse_profile(read_limited(path), source=os.fsdecode(path))
+def load_profile(path: str | os.PathLike[str], *,
+                 policy: SignaturePolicy | None = None) -> LoadedProfile:
+    """Read and validate one profile file; the source is the path as given.
+
+    With a ``policy``, its signature is ``PATH.sig`` beside it.
+    """
+    signature = None if policy is None else read_signature_for(path)
+    return parse_profile(read_limited(path), source=os.fsdecode(path), signature=signature,
+                         policy=policy)

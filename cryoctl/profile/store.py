@@ -4,6 +4,13 @@ Installing validates first, refuses to give a name and version that already exis
 (installed or shipped) other content, does nothing for the same bytes again, and
 writes atomically: a temporary file in the same folder, fsync, rename, fsync of the
 folder. A failure leaves neither a half-written profile nor the temporary file.
+
+With a :class:`~cryoctl.profile.signing.SignaturePolicy`, a profile's detached
+signature is checked on install and on every load, and installed beside it as
+``NAME-vVERSION.toml.sig`` (written before the profile, so a profile on disk never
+lacks the signature it was installed with). Without a policy a signature is still
+installed with its profile, and checked at load. Shipped profiles are part of the
+installed software and are not signature-checked; they show as unsigned.
 """
 
 from __future__ import annotations
@@ -21,6 +28,14 @@ from pathlib import Path
 from cryoctl.errors import ProfileError
 from cryoctl.profile.loader import LoadedProfile, load_profile, parse_profile, read_limited
 from cryoctl.profile.shipped import shipped_profiles
+from cryoctl.profile.signing import (
+    SIGNATURE_SUFFIX,
+    SignaturePolicy,
+    parse_signature,
+    read_signature_for,
+    signature_path,
+    signature_text,
+)
 
 __all__ = [
     "DEFAULT_PROFILE_DIR",
@@ -60,10 +75,13 @@ def file_name_for(loaded: LoadedProfile) -> str:
     return f"{loaded.name}-v{loaded.version}.toml"
 
 
-def installed_profiles(directory: Path) -> tuple[list[LoadedProfile], list[str]]:
+def installed_profiles(
+    directory: Path, policy: SignaturePolicy | None = None
+) -> tuple[list[LoadedProfile], list[str]]:
     """Every valid profile in ``directory``, and one line per problem with the others.
 
-    A missing folder holds no profiles and is no problem.
+    A missing folder holds no profiles and is no problem. With a ``policy``, a file
+    whose signature it refuses is one of the others.
     """
     if not directory.exists():
         return [], []
@@ -78,20 +96,22 @@ def installed_profiles(directory: Path) -> tuple[list[LoadedProfile], list[str]]
     problems: list[str] = []
     for path in paths:
         try:
-            loaded.append(load_profile(path))
+            loaded.append(load_profile(path, policy=policy))
         except ProfileError as exc:
             problems.extend(exc.problems)
     return loaded, problems
 
 
-def catalogue(directory: Path) -> tuple[list[LoadedProfile], list[str]]:
+def catalogue(
+    directory: Path, policy: SignaturePolicy | None = None
+) -> tuple[list[LoadedProfile], list[str]]:
     """Shipped profiles, then installed ones, with the problems of the others.
 
     An installed file is left out, with a problem, when it is broken or when its name
     and version already belong to other content (shipped, or an earlier file): a name
     and version must mean one profile.
     """
-    installed, problems = installed_profiles(directory)
+    installed, problems = installed_profiles(directory, policy)
     profiles = shipped_profiles()
     known = {(p.name, p.version): p for p in profiles}
     for loaded in installed:
@@ -146,6 +166,23 @@ def _write_atomically(target: Path, data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
+def _keep_signature(new: LoadedProfile, signature: bytes | None, profile_path: Path) -> None:
+    """Write the signature sent with ``new`` beside ``profile_path`` (canonical form).
+
+    A signature the policy verified, or one installed without a policy (or without
+    trusted keys) to be checked at every load: it goes with the profile either way.
+    """
+    if signature is None:
+        return
+    try:
+        text = signature_text(parse_signature(signature)).encode("ascii")
+    except ValueError as exc:
+        raise ProfileError(f"{new.source}{SIGNATURE_SUFFIX}: {exc}") from None
+    path = signature_path(profile_path)
+    if not path.is_file() or read_limited(path) != text:
+        _write_atomically(path, text)
+
+
 @contextlib.contextmanager
 def _locked(directory: Path, *, wait_s: float = 5.0, poll_s: float = 0.05) -> Iterator[None]:
     """Hold an exclusive lock on ``directory`` so two installs cannot race.
@@ -169,26 +206,32 @@ def _locked(directory: Path, *, wait_s: float = 5.0, poll_s: float = 0.05) -> It
 
 
 def install_profile(
-    path: str | os.PathLike[str], directory: Path, *, lock_wait_s: float = 5.0
+    path: str | os.PathLike[str], directory: Path, *, lock_wait_s: float = 5.0,
+    policy: SignaturePolicy | None = None,
 ) -> InstallResult:
     """Validate ``path`` and install it into ``directory`` as ``NAME-vVERSION.toml``.
 
-    Raises ProfileError for an invalid or conflicting profile, OSError when the
-    folder cannot be written (or another install holds it too long).
+    Its signature, ``PATH.sig`` beside it, is checked by the ``policy`` and installed
+    with it (without a policy, it is only checked at load). Raises ProfileError
+    for an invalid, conflicting or refused profile, OSError when the folder cannot be
+    written (or another install holds it too long).
     """
+    signature = read_signature_for(path)
     return install_profile_bytes(read_limited(path), directory, source=os.fsdecode(path),
-                                 lock_wait_s=lock_wait_s)
+                                 lock_wait_s=lock_wait_s, signature=signature, policy=policy)
 
 
 def install_profile_bytes(
-    data: bytes, directory: Path, *, source: str, lock_wait_s: float = 5.0
+    data: bytes, directory: Path, *, source: str, lock_wait_s: float = 5.0,
+    signature: bytes | None = None, policy: SignaturePolicy | None = None,
 ) -> InstallResult:
     """Validate a profile's bytes and install them into ``directory`` (an upload).
 
     The same checks and the same atomic write as :func:`install_profile`; ``source``
-    names the bytes in every problem line.
+    names the bytes in every problem line. A ``signature`` the ``policy`` did not
+    refuse is installed beside the profile, in its canonical one-line form.
     """
-    new = parse_profile(data, source=source)
+    new = parse_profile(data, source=source, signature=signature, policy=policy)
     unchanged = _same_identity(new, shipped_profiles(), "shipped")
     if unchanged is not None:
         return unchanged
@@ -196,15 +239,21 @@ def install_profile_bytes(
     with _locked(directory, wait_s=lock_wait_s):
         installed, _ = installed_profiles(directory)
         unchanged = _same_identity(new, installed, "installed")
-        if unchanged is not None:
-            return unchanged
         target = directory / file_name_for(new)
+        if unchanged is not None:
+            # The same bytes again: a signature now sent goes beside the installed file.
+            same = next(p for p in installed if p.sha256 == new.sha256)
+            _keep_signature(new, signature, Path(same.source))
+            return unchanged
         if target.exists():
             # Present but not a valid profile of this identity (broken, or another inside).
             if target.is_file() and read_limited(target) == data:
+                _keep_signature(new, signature, target)
                 return InstallResult(new, target, Installed.UNCHANGED,
                                      "installed with the same bytes")
             raise ProfileError(f"{new.source}: {target} already exists with other content; "
                                "remove or fix it first")
+        # Before the profile: a signed profile never sits on disk without its signature.
+        _keep_signature(new, signature, target)
         _write_atomically(target, data)
     return InstallResult(new, target, Installed.WRITTEN)

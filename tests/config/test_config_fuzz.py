@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from fuzzing import fuzz
 from hypothesis import strategies as st
 from toml_text import to_toml
 
@@ -62,28 +62,24 @@ def test_the_writer_round_trips_the_example() -> None:
     assert _answer(to_toml(BASE).encode()) is not None
 
 
-@settings(max_examples=300)
-@given(st.binary(max_size=2048))
+@fuzz(300, st.binary(max_size=2048))
 def test_random_bytes(data: bytes) -> None:
     _answer(data)
 
 
-@settings(max_examples=200)
-@given(st.text(alphabet=st.sampled_from('[]{}="\'.,#\n\t -_azAZ0179+e:ou$/'), max_size=300))
+@fuzz(200, st.text(alphabet=st.sampled_from('[]{}="\'.,#\n\t -_azAZ0179+e:ou$/'), max_size=300))
 def test_random_toml_like_text(text: str) -> None:
     _answer(text.encode())
 
 
-@settings(max_examples=200)
-@given(documents)
+@fuzz(200, documents)
 def test_random_toml_documents(doc: dict[str, Any]) -> None:
     text = to_toml(doc)
     tomllib.loads(text)  # valid TOML, so the models and rules see it
     _answer(text.encode())
 
 
-@settings(max_examples=300)
-@given(data=st.data())
+@fuzz(300, data=st.data())
 def test_the_example_with_random_changes(data: st.DataObject) -> None:
     doc = json.loads(json.dumps(BASE))
     for _ in range(data.draw(st.integers(1, 3), label="changes")):
@@ -101,8 +97,7 @@ def test_the_example_with_random_changes(data: st.DataObject) -> None:
     _answer(to_toml(doc).encode())
 
 
-@settings(max_examples=150)
-@given(data=st.data())
+@fuzz(150, data=st.data())
 def test_a_damaged_example_file(data: st.DataObject) -> None:
     raw = bytearray(EXAMPLE.read_bytes())
     for _ in range(data.draw(st.integers(1, 4), label="edits")):

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from fuzzing import fuzz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from profile_builders import BASES, base, to_toml
@@ -64,20 +65,17 @@ def _answer(data: bytes) -> LoadedProfile | None:
     return loaded
 
 
-@settings(max_examples=200)
-@given(st.binary(max_size=2048))
+@fuzz(200, st.binary(max_size=2048))
 def test_random_bytes(data: bytes) -> None:
     _answer(data)
 
 
-@settings(max_examples=150)
-@given(st.text(alphabet=st.sampled_from('[]{}="\'.,#\n\t -_azAZ019+e:'), max_size=300))
+@fuzz(150, st.text(alphabet=st.sampled_from('[]{}="\'.,#\n\t -_azAZ019+e:'), max_size=300))
 def test_random_toml_like_text(text: str) -> None:
     _answer(text.encode())
 
 
-@settings(max_examples=150)
-@given(documents)
+@fuzz(150, documents)
 def test_random_toml_documents(doc: dict[str, Any]) -> None:
     text = to_toml(doc)
     tomllib.loads(text)  # the documents are valid TOML, so the models and rules get them
@@ -106,8 +104,7 @@ def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     return doc
 
 
-@settings(max_examples=200)
-@given(kind=st.sampled_from(sorted(BASES)), data=st.data())
+@fuzz(200, kind=st.sampled_from(sorted(BASES)), data=st.data())
 def test_mutated_profiles(kind: str, data: st.DataObject) -> None:
     doc = base(kind)
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):

@@ -5,6 +5,11 @@ checked by the same loader, rules and ceilings as ``cryoctl profile install`` an
 written the same way (atomically, as ``NAME-vVERSION.toml`` in the data folder's
 ``profiles/``). A profile that breaks rules is 422 with every problem, each
 naming its key; one whose name and version already mean other content is 409.
+
+A signature (the ``NAME.toml.sig`` file's one line, ``ed25519:BASE64``) comes in
+the ``X-Profile-Signature`` header. When the config requires signatures, an upload
+without one, or with one that verifies under no trusted key, is 422 and nothing is
+written; a signature that does not verify is refused whatever the config says.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -23,6 +28,7 @@ from cryoctl.panel.auth import StaffGrant, TechnicianGrant
 from cryoctl.panel.routes.common import REFUSED, State
 from cryoctl.panel.state import API_PREFIX, audit
 from cryoctl.profile import LoadedProfile, catalogue, parse_profile
+from cryoctl.profile.signing import MAX_SIGNATURE_FILE_BYTES, SignaturePolicy
 from cryoctl.profile.store import Installed, install_profile_bytes
 
 __all__ = ["UPLOAD_SOURCE", "find_profile", "router"]
@@ -49,6 +55,11 @@ class ProfileSummary(BaseModel):
     zone_count: int
     requires_cold_test: bool
     checklist: list[str]
+    #: Whether its signature verified under a trusted key (shipped ones are unsigned).
+    signed: bool
+    #: The trusted key's name and fingerprint, when signed.
+    signer: str | None
+    signer_fingerprint: str | None
 
 
 class ProfileList(BaseModel):
@@ -75,6 +86,9 @@ class InstallAnswer(BaseModel):
     version: int
     sha256: str
     note: str = ""
+    signed: bool = False
+    signer: str | None = None
+    signer_fingerprint: str | None = None
 
 
 def _summary(loaded: LoadedProfile) -> dict[str, Any]:
@@ -87,13 +101,21 @@ def _summary(loaded: LoadedProfile) -> dict[str, Any]:
         "file": loaded.source.partition(":")[2] if shipped else Path(loaded.source).name,
         "zone_count": len(p.zones), "requires_cold_test": p.session.requires_cold_test,
         "checklist": list(p.session.checklist),
+        "signed": loaded.signer is not None,
+        "signer": None if loaded.signer is None else loaded.signer.key_name,
+        "signer_fingerprint": None if loaded.signer is None else loaded.signer.fingerprint,
     }
 
 
+def _policy(state: State) -> SignaturePolicy:
+    return state.config.profiles.policy()
+
+
 def find_profile(directory: Path, name: str, *, version: int | None = None,
-                 sha256: str | None = None) -> LoadedProfile | None:
+                 sha256: str | None = None,
+                 policy: SignaturePolicy | None = None) -> LoadedProfile | None:
     """A profile by name: the given version or content, else its highest version."""
-    profiles, _ = catalogue(directory)
+    profiles, _ = catalogue(directory, policy)
     matches = [p for p in profiles if p.name == name
                and (version is None or p.version == version)
                and (sha256 is None or p.sha256 == sha256)]
@@ -105,7 +127,7 @@ def find_profile(directory: Path, name: str, *, version: int | None = None,
 @router.get("/profiles", summary="Shipped and installed profiles", response_model=ProfileList,
             responses={k: REFUSED[k] for k in (401, 403)})
 def list_profiles(grant: StaffGrant, state: State) -> ProfileList:
-    profiles, skipped = catalogue(state.profile_dir)
+    profiles, skipped = catalogue(state.profile_dir, _policy(state))
     return ProfileList(profiles=[ProfileSummary(**_summary(p)) for p in profiles],
                        skipped=skipped)
 
@@ -115,7 +137,7 @@ def list_profiles(grant: StaffGrant, state: State) -> ProfileList:
                        404: {"description": "No profile of that name (and version)"}})
 def get_profile(name: str, grant: StaffGrant, state: State,
                 version: Annotated[int | None, Query(ge=1)] = None) -> ProfileDetail:
-    loaded = find_profile(state.profile_dir, name, version=version)
+    loaded = find_profile(state.profile_dir, name, version=version, policy=_policy(state))
     if loaded is None:
         which = name if version is None else f"{name} v{version}"
         raise HTTPException(status_code=404, detail=f"no profile {which}")
@@ -129,13 +151,25 @@ class _Invalid(Exception):
         super().__init__(problems)
 
 
-def _install(data: bytes, state: State) -> InstallAnswer:
+class _Refused(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(problems)
+
+
+def _install(data: bytes, signature: bytes | None, state: State) -> InstallAnswer:
+    policy = _policy(state)
+    try:
+        policy.check(data, signature, source=UPLOAD_SOURCE)
+    except ProfileError as exc:
+        raise _Refused(exc.problems) from None
     try:
         parse_profile(data, source=UPLOAD_SOURCE)
     except ProfileError as exc:
         raise _Invalid(exc.problems) from None
     try:
-        result = install_profile_bytes(data, state.profile_dir, source=UPLOAD_SOURCE)
+        result = install_profile_bytes(data, state.profile_dir, source=UPLOAD_SOURCE,
+                                       signature=signature, policy=policy)
     except ProfileError as exc:  # valid, but its name and version mean other content
         raise HTTPException(status_code=409, detail="; ".join(exc.problems)) from None
     except OSError as exc:
@@ -143,9 +177,12 @@ def _install(data: bytes, state: State) -> InstallAnswer:
         raise HTTPException(status_code=507, detail="cannot write the profile store: "
                             f"{exc.strerror or type(exc).__name__}") from None
     loaded = result.loaded
+    signer = loaded.signer
     return InstallAnswer(outcome="installed" if result.outcome is Installed.WRITTEN
                          else "unchanged", name=loaded.name, version=loaded.version,
-                         sha256=loaded.sha256, note=result.note)
+                         sha256=loaded.sha256, note=result.note, signed=signer is not None,
+                         signer=None if signer is None else signer.key_name,
+                         signer_fingerprint=None if signer is None else signer.fingerprint)
 
 
 @router.post(
@@ -161,17 +198,28 @@ def _install(data: bytes, state: State) -> InstallAnswer:
                409: {"description": "That name and version already mean other content"},
                415: {"description": "Not text/plain or application/toml"},
                422: {"model": Rejected,
-                     "description": "The profile breaks rules: every problem, naming its key"}},
+                     "description": "The profile breaks rules (every problem, naming its "
+                                    "key), or its signature is missing or refused"}},
 )
-async def install(request: Request, response: Response, grant: TechnicianGrant,
-                  state: State) -> InstallAnswer | JSONResponse:
+async def install(
+    request: Request, response: Response, grant: TechnicianGrant, state: State,
+    x_profile_signature: Annotated[str | None, Header(
+        max_length=MAX_SIGNATURE_FILE_BYTES,
+        description="The detached signature (the .sig file's line, ed25519:BASE64)")] = None,
+) -> InstallAnswer | JSONResponse:
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media not in _MEDIA_TYPES:
         raise HTTPException(status_code=415,
                             detail=f"send the profile as {' or '.join(_MEDIA_TYPES)}")
     data = await request.body()
+    signature = None if x_profile_signature is None else x_profile_signature.encode(
+        "ascii", "replace")
     try:
-        answer = await run_in_threadpool(_install, data, state)
+        answer = await run_in_threadpool(_install, data, signature, state)
+    except _Refused as exc:
+        log.warning("profile_signature_refused", problems=exc.problems, role=grant.role.value)
+        return JSONResponse(status_code=422, content={
+            "detail": "the profile's signature is refused", "problems": exc.problems})
     except _Invalid as exc:
         count = len(exc.problems)
         return JSONResponse(status_code=422, content={
@@ -181,7 +229,7 @@ async def install(request: Request, response: Response, grant: TechnicianGrant,
         response.status_code = 200
     else:
         log.info("profile_installed", name=answer.name, version=answer.version,
-                 sha256=answer.sha256, role=grant.role.value)
+                 sha256=answer.sha256, role=grant.role.value, signer=answer.signer)
         await audit(state, "profile_installed", role=grant.role.value, name=answer.name,
                     version=answer.version, sha256=answer.sha256)
     return answer

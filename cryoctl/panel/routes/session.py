@@ -107,7 +107,8 @@ async def start(body: SessionStart, grant: StaffGrant, credentials: Credentials,
             and not state.config.auth.staff_may_override):
         raise HTTPException(status_code=403, detail="only a technician may override")
     loaded = await run_in_threadpool(find_profile, state.profile_dir, body.profile,
-                                     sha256=body.sha256)
+                                     sha256=body.sha256,
+                                     policy=state.config.profiles.policy())
     if loaded is None:
         return _refused(f"no profile {body.profile}" + (" with that SHA-256" if body.sha256
                                                          else ""))

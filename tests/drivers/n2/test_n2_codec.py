@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fuzzing import fuzz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,8 +141,7 @@ _VALID_BODIES = st.sampled_from(
 )
 
 
-@settings(max_examples=200)
-@given(st.binary(max_size=120))
+@fuzz(300, st.binary(max_size=120))
 def test_random_bytes_decode_or_raise_protocol_error(data: bytes) -> None:
     try:
         decode_line(data)
@@ -151,8 +151,7 @@ def test_random_bytes_decode_or_raise_protocol_error(data: bytes) -> None:
     assert data.endswith(b"\r\n")
 
 
-@settings(max_examples=200)
-@given(_VALID_BODIES, st.data())
+@fuzz(300, _VALID_BODIES, st.data())
 def test_mutated_lines_decode_or_raise_protocol_error(body: bytes, data: st.DataObject) -> None:
     line = bytearray(_line(body))
     for _ in range(data.draw(st.integers(1, 3))):
