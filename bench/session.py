@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -23,6 +24,7 @@ __all__ = ["PROFILE_NOZZLE", "Watch", "install_profile", "spray_ready"]
 #: The nozzle each bench profile names (the simulator is started with it fitted).
 PROFILE_NOZZLE: Final = {"n2": "A", "cj-air": "F20"}
 SITES: Final = 50
+_trials = itertools.count(1)
 _CHECK: Final = ('checklist = ["Bench run: no patient"]\nrequires_cold_test = false\n'
                  'min_interval_h = 1\nmax_course_sessions = 60\n')
 
@@ -137,9 +139,11 @@ async def spray_ready(device: Device, client: ControlClient, watch: Watch, name:
     if not reply.ok:
         raise RuntimeError(f"load_profile {name} refused: {reply.reason}")
     await watch.until("ready", watch.phase("ready"))
-    reply = await client.command("start_session")
-    if not reply.ok:
-        raise RuntimeError(f"start_session refused: {reply.reason}")
+    # a patient of its own each trial: the bench profile's interval rule never refuses
+    started = await client.start_session(patient_ref=f"BENCH-{next(_trials)}",
+                                         checklist={"Bench run: no patient": True})
+    if not started.ok:
+        raise RuntimeError(f"start_session refused: {started.reason}")
     await watch.until("armed", watch.phase("treating_armed"))
 
 

@@ -78,6 +78,7 @@ DEV_PURPOSE: Final[dict[str, str]] = {
     "httpx": "HTTP client of the API tests",
     "setuptools": "Build backend, and the packaging tests",
     "schemathesis": "Tests the panel API against its own OpenAPI description",
+    "playwright": "Drives Chromium through the touch panel in the browser tests",
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from procs import Children, Simulator, wait_for, write_config
+from session_start import confirmed_start
 
 from cryoctl.client import ControlClient
 from cryoctl.protocol import ControlStats, HistogramData
@@ -143,7 +144,7 @@ class SplitDevice:
         async def go(c: ControlClient) -> None:
             loaded = await c.load_profile(profile)
             assert loaded.ok, loaded.reason
-            started = await c.command("start_session")
+            started = await confirmed_start(c, profile)
             assert started.ok, started.reason
 
         on_socket(self.socket_path, go)

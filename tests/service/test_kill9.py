@@ -28,6 +28,7 @@ sys.path.insert(0, str(_TESTS / "control"))
 sys.path.insert(0, str(_TESTS / "integration"))
 
 from procs import Children, wait_for, write_config  # noqa: E402
+from session_start import confirmed_start  # noqa: E402
 from wire_rig import TARGETS, UNIT_EXPIRY, Move, Sim, cooled, shipped  # noqa: E402
 
 from cryoctl.client import ControlClient  # noqa: E402
@@ -58,8 +59,15 @@ class HttpSim(Sim):
 def _call(path: Path, *steps: tuple[str, str]) -> None:
     async def go() -> None:
         async with ControlClient(path) as c:
+            loaded = ""
             for kind, name in steps:
-                reply = await (c.load_profile(name) if kind == "load" else c.command(name))
+                if kind == "load":
+                    loaded = name
+                    reply = await c.load_profile(name)
+                elif name == "start_session":
+                    reply = await confirmed_start(c, loaded)
+                else:
+                    reply = await c.command(name)
                 assert reply.ok, f"{name}: {reply.reason}"
 
     asyncio.run(go())
