@@ -128,8 +128,17 @@ CREATE INDEX sprays_by_session ON sprays (session_id);
 CREATE INDEX alarms_by_session ON alarm_log (session_id);
 """
 
+#: The third: whether the session's profile was signed, and by which trusted key
+#: (its name and fingerprint), so the record shows who vouched for the dose.
+#: Sessions recorded before it read as unsigned with no signer.
+_V3: Final = """
+ALTER TABLE sessions ADD COLUMN profile_signed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN profile_signer TEXT;
+ALTER TABLE sessions ADD COLUMN profile_signer_fingerprint TEXT;
+"""
+
 #: ``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
