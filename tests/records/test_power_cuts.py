@@ -26,7 +26,6 @@ import os
 import random
 import signal
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
