@@ -71,6 +71,7 @@ def test_the_second_schema_is_upgraded_to_name_the_profile_signer(tmp_path: Path
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert {"profile_signed", "profile_signer", "profile_signer_fingerprint"} <= _columns(
         conn, "sessions")
+    assert _columns(conn, "write_check") == {"one", "writes"}
     conn.close()
     reader = open_read_only(path)
     found = session_detail(reader, "s2")
@@ -125,6 +126,29 @@ def test_the_writer_writes_in_order_and_reports_a_failed_write(tmp_path: Path) -
     actions = [r[0] for r in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions == ["login", "login", "login", "logout"]  # the write after the failure too
     assert verify(conn) == (4, [])
+
+
+def test_the_writers_check_commits_a_write_and_says_when_the_database_refuses(
+        tmp_path: Path) -> None:
+    failures: list[str] = []
+    writer = RecordsWriter(tmp_path / "cryoctl.db", on_failure=failures.append)
+    writer.start()
+    assert writer.check() and writer.check() and not writer.failed
+    conn = sqlite3.connect(tmp_path / "cryoctl.db")
+    assert conn.execute("SELECT writes FROM write_check").fetchone()[0] == 2
+    conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON write_check "
+                 "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
+    conn.commit()
+    conn.close()
+    assert not writer.check()
+    assert writer.failed and "disk full (test)" in failures[0]
+    # The refused write left no transaction open: the next write still goes in.
+    writer.submit(lambda c: append_audit(c, at_utc="2026-01-01T10:00:00.000Z", action="login"))
+    assert writer.flush()
+    writer.close()
+    reader = open_read_only(tmp_path / "cryoctl.db")
+    assert [r[0] for r in reader.execute("SELECT action FROM audit")] == ["login"]
+    reader.close()
 
 
 def _trail(tmp_path: Path, rows: int = 5) -> Path:
