@@ -120,7 +120,6 @@ async def _session_then_kill(device: Device, rng: random.Random, patient: str,
             if moment == "next zone":
                 assert (await c.command("next_zone")).ok
                 await staff.until(f"{what}: the next zone", "treating_armed")
-                await staff.spray(rng.uniform(0.05, 0.4))
                 await staff.press()
             elif moment == "after the end":
                 assert (await c.command("stop")).ok
