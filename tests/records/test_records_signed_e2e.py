@@ -9,6 +9,8 @@ fingerprint, and the session's JSON, the printed report (both languages) and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,16 +47,17 @@ def _vendor_key(folder: Path) -> tuple[str, str]:
     return keys_line.group(0), found.group(1)
 
 
-def _install_signed(folder: Path) -> None:
+def _install_signed(folder: Path, name: str = SIGNED, *config: str) -> Path:
     text = (REPO / "profiles" / f"{SHIPPED}.toml").read_bytes()
-    renamed = text.replace(f'name = "{SHIPPED}"'.encode(), f'name = "{SIGNED}"'.encode(), 1)
+    renamed = text.replace(f'name = "{SHIPPED}"'.encode(), f'name = "{name}"'.encode(), 1)
     assert renamed != text
-    path = folder / f"{SIGNED}.toml"
+    path = folder / f"{name}.toml"
     path.write_bytes(renamed)
     signed = cryoctl("profile", "sign", str(path), "--key", str(folder / "vendor.pem"))
     assert signed.returncode == 0, signed.stderr
-    out = cryoctl("profile", "install", str(path), "--dir", str(folder / "profiles"))
+    out = cryoctl("profile", "install", str(path), "--dir", str(folder / "profiles"), *config)
     assert out.returncode == 0, out.stderr
+    return path
 
 
 @pytest.fixture
@@ -113,3 +116,37 @@ def test_a_session_on_a_signed_profile_names_its_signer_everywhere(
     assert f"signed    by vendor {fingerprint}" in shown.stdout.splitlines()
     started = device.rows("SELECT detail_json FROM audit WHERE action = 'session_started'")
     assert f'"profile_signer_fingerprint": "{fingerprint}"' in started[0]["detail_json"]
+
+
+def test_a_profile_installed_with_the_cli_is_in_the_audit_trail(
+        signed_device: tuple[Device, httpx.Client, str]) -> None:
+    device, _api, fingerprint = signed_device
+    # The control process is running and writing; the CLI's row joins the same chain.
+    path = _install_signed(device.folder, "clinic-late-signed", "--config", str(device.config))
+    [row] = device.rows("SELECT role, detail_json FROM audit WHERE action = 'profile_installed'")
+    detail = json.loads(row["detail_json"])
+    assert detail["name"] == "clinic-late-signed" and detail["via"] == "cli"
+    assert detail["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (detail["signer"], detail["signer_fingerprint"]) == ("vendor", fingerprint)
+    # Installed again: unchanged, so no second row.
+    again = cryoctl("profile", "install", str(path), "--dir", str(device.folder / "profiles"),
+                    "--config", str(device.config))
+    assert again.returncode == 0 and again.stdout.startswith("unchanged"), again.stdout
+    assert len(device.rows("SELECT id FROM audit WHERE action = 'profile_installed'")) == 1
+    verified = cryoctl("audit", "verify", "--db", str(device.db))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_cli_install_before_the_first_start_says_it_is_not_audited(tmp_path: Path) -> None:
+    _vendor_key(tmp_path)
+    config = tmp_path / "cryoctl.toml"
+    config.write_text(f'[unit]\nkind = "n2"\nurl = "n2+socket://127.0.0.1:1"\n\n'
+                      f'[data]\ndir = "{tmp_path}"\n')
+    text = (REPO / "profiles" / f"{SHIPPED}.toml").read_bytes()
+    path = tmp_path / "early.toml"
+    path.write_bytes(text.replace(f'name = "{SHIPPED}"'.encode(), b'name = "early"', 1))
+    out = cryoctl("profile", "install", str(path), "--dir", str(tmp_path / "profiles"),
+                  "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    assert f"no records database at {tmp_path / 'cryoctl.db'} yet" in out.stderr
+    assert not (tmp_path / "cryoctl.db").exists()  # the CLI never creates the records
