@@ -49,6 +49,9 @@ _log = structlog.get_logger("cryoctl.control.recording")
 #: While a session runs, its dose rows are brought up to date at most this often.
 DOSE_EVERY_S: Final = 0.2
 
+#: The commands whose audit rows name who asked, and those rows' actions.
+_RESET_ACTIONS: Final = {"reset_estop": "estop_reset", "reset_faults": "fault_reset"}
+
 _ALARM_EVENTS: Final = {
     "alarm_raised": "raised",
     "alarm_cleared": "cleared",
@@ -119,12 +122,24 @@ class Recorder:
         self._open: _Open | None = None
         self._phase: str | None = None
         self.identity: Identity | None = None
+        #: Who asked for the reset each audit action records (``asked``).
+        self._asked: dict[str, tuple[str | None, str | None]] = {}
 
     # -- the desk's side -------------------------------------------------------------
 
     def expect(self, info: StartInfo | None) -> None:
         """The next session to start is this one (None: the start was refused after all)."""
         self._expected = info
+
+    def asked(self, command: str, *, role: str | None, token_id: str | None) -> None:
+        """Who asked for ``command``: named in its audit row (e-stop and fault resets)."""
+        action = _RESET_ACTIONS.get(command)
+        if action is None:
+            return
+        if role is None and token_id is None:
+            self._asked.pop(action, None)
+        else:
+            self._asked[action] = (role, token_id)
 
     @property
     def open_session(self) -> str | None:
@@ -359,7 +374,8 @@ class Recorder:
         self._event("state_changed", {"before": before, "after": after})
         action = {"estop": "estop_reset", "fault": "fault_reset"}.get(str(before))
         if action is not None and after not in ("estop", "fault"):
-            self.audit(action, detail={"to": after})
+            role, token_id = self._asked.pop(action, (None, None))
+            self.audit(action, role=role, token_id=token_id, detail={"to": after})
 
 
 def _text_or_none(value: object) -> str | None:
