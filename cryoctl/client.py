@@ -188,10 +188,14 @@ class ControlClient:
         return reply.stats
 
     async def command(self, name: str, *, up_to_seq: int | None = None,
+                      role: str | None = None, token_id: str | None = None,
                       timeout_s: float | None = None) -> Reply:
-        """A staff command by its name (:data:`cryoctl.protocol.COMMANDS`); the loop's answer."""
+        """A staff command by its name (:data:`cryoctl.protocol.COMMANDS`); the loop's answer.
+
+        ``role`` and ``token_id`` name who asked, for the audit trail."""
         request = CommandRequest.model_validate(
-            {"id": self._id(), "type": "command", "command": name, "up_to_seq": up_to_seq})
+            {"id": self._id(), "type": "command", "command": name, "up_to_seq": up_to_seq,
+             "role": role, "token_id": token_id})
         return await self._request(request, Reply, timeout_s)
 
     async def load_profile(self, name: str, *, sha256: str | None = None,

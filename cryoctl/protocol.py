@@ -154,6 +154,10 @@ class CommandRequest(_Request):
     command: CommandName
     #: ``acknowledge`` only: the alarms raised up to this change number.
     up_to_seq: StrictInt | None = None
+    #: Who asked (the panel's signed-in role and token id), for the audit rows of
+    #: ``reset_estop`` and ``reset_faults``; absent from other clients.
+    role: Role | None = None
+    token_id: Annotated[StrictStr, Field(max_length=64)] | None = None
 
 
 class LoadProfileRequest(_Request):

@@ -16,8 +16,8 @@ from click.core import ParameterSource
 
 from cryoctl.cli._options import config_option
 from cryoctl.cli._table import table
-from cryoctl.config import DEFAULT_CONFIG_PATH, load_config
-from cryoctl.errors import ConfigError, ProfileError
+from cryoctl.config import DEFAULT_CONFIG_PATH, Config, load_config
+from cryoctl.errors import ConfigError, ProfileError, RecordsError
 from cryoctl.profile import LoadedProfile, load_profile
 from cryoctl.profile.signing import (
     SignaturePolicy,
@@ -37,6 +37,8 @@ from cryoctl.profile.store import (
     catalogue,
     install_profile,
 )
+from cryoctl.records.audit import audit_into
+from cryoctl.records.schema import DB_NAME, now_utc, utc_text
 
 _DIR_OPTION = click.option(
     "--dir",
@@ -50,8 +52,8 @@ _DIR_OPTION = click.option(
 )
 
 
-def _policy(config_path: Path) -> SignaturePolicy | None:
-    """The config's signature policy; None when no config was named and none is installed.
+def _config(config_path: Path) -> Config | None:
+    """The service config; None when no config was named and none is installed.
 
     ``--config`` (or $CRYOCTL_CONFIG) must exist; the default path is read when it
     exists, so on a device the policy applies without naming it.
@@ -61,11 +63,38 @@ def _policy(config_path: Path) -> SignaturePolicy | None:
             and not config_path.exists():
         return None
     try:
-        return load_config(config_path).profiles.policy()
+        return load_config(config_path)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
         raise SystemExit(2) from None
+
+
+def _policy(config_path: Path) -> SignaturePolicy | None:
+    """The config's signature policy; None when there is no config (see :func:`_config`)."""
+    config = _config(config_path)
+    return None if config is None else config.profiles.policy()
+
+
+def _audit_install(config: Config, loaded: LoadedProfile, path: Path | None) -> None:
+    """The install into the records' audit trail; exit 1 naming the file when it fails."""
+    signer = loaded.signer
+    db = config.data.dir / DB_NAME
+    if not db.exists():  # a device whose control process has not run yet
+        click.echo(f"note: no records database at {db} yet: this install is not in the "
+                   "audit trail", err=True)
+        return
+    try:
+        audit_into(db, at_utc=utc_text(now_utc()),
+                   action="profile_installed", detail={
+                       "name": loaded.name, "version": loaded.version, "sha256": loaded.sha256,
+                       "path": str(path), "via": "cli", "uid": os.getuid(),
+                       "signer": None if signer is None else signer.key_name,
+                       "signer_fingerprint": None if signer is None else signer.fingerprint})
+    except RecordsError as exc:
+        click.echo(f"cryoctl: {loaded.identity} is installed, but not in the audit trail: "
+                   f"{exc}", err=True)
+        raise SystemExit(1) from None
 
 
 _POLICY_HELP = ("The service config, for its [profiles] signature policy (read when it "
@@ -195,7 +224,8 @@ def show(target: str, as_json: bool, directory: Path) -> None:
 @config_option(_POLICY_HELP)
 def install(file: str, directory: Path, config_path: Path) -> None:
     """Validate FILE and install it as NAME-vVERSION.toml (with FILE.sig when signed)."""
-    policy = _policy(config_path)
+    config = _config(config_path)
+    policy = None if config is None else config.profiles.policy()
     try:
         result = install_profile(file, directory, policy=policy)
     except ProfileError as exc:
@@ -214,6 +244,8 @@ def install(file: str, directory: Path, config_path: Path) -> None:
               if signer is not None else ", unsigned")
     if result.outcome is Installed.WRITTEN:
         click.echo(f"installed {result.loaded.identity} as {result.path}{signed}")
+        if config is not None:
+            _audit_install(config, result.loaded, result.path)
     else:
         click.echo(f"unchanged {result.loaded.identity}: already {result.note}{signed}")
 

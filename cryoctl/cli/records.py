@@ -106,6 +106,8 @@ def _show_text(s: dict[str, Any]) -> str:
         f"session   {s['id']}",
         f"patient   {s['patient_ref']}",
         f"profile   {p['name']} v{p['version']} sha256:{p['sha256']}",
+        "signed    " + (f"by {p.get('signer')} {p.get('signer_fingerprint')}"
+                        if p.get("signed") else "no (unsigned profile)"),
         f"unit      {s['device_kind']} {s['unit'].get('model') or ''} serial "
         f"{s['unit'].get('serial')} firmware {s['unit'].get('firmware')}",
         f"started   {s['started_utc']} by {s['started_by_role']}",

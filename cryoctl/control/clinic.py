@@ -4,8 +4,9 @@ The socket's ``start_session`` comes here (so the panel, the CLI and any other
 client meet the same rules), and is refused, with the reason in words staff
 understand, when:
 
-- the records cannot be written (a write failed since start: no new session until
-  the database takes writes again and the control process is restarted);
+- the records cannot be written (a write failed since start, or the small write
+  committed before each start fails: no new session until the database takes
+  writes again and the control process is restarted);
 - no profile is loaded, or not the one the request names (``profile_sha256``);
 - the checklist or cold test of the profile is not confirmed (never overridable);
 - the interval or the course size of :mod:`cryoctl.records.course` says no, and no
@@ -162,6 +163,14 @@ class Clinic:
                                      overridable=overridable)
 
         async with self._lock:
+            # A database that stopped taking writes while idle (a full disk, a file
+            # system gone read-only) is found here, before any cold, not mid-session.
+            if not self.writer.failed:
+                answered = await asyncio.to_thread(self.writer.check, _FLUSH_WAIT_S)
+                if not answered and not self.writer.failed:
+                    return refused("the session records did not answer within "
+                                   f"{_FLUSH_WAIT_S:g} s: no new session while they "
+                                   "cannot be written")
             if self.writer.failed:
                 return refused("the session records cannot be written "
                                f"({self.writer.last_failure}); no new session until a "

@@ -22,6 +22,8 @@ _log = structlog.get_logger("cryoctl.control.events")
 
 _WARNINGS = frozenset({"alarm_raised"})
 _SKIPPED = frozenset({"link_lost", "link_back"})
+#: The fields every logged event has itself.
+_OWN = frozenset({"event_seq", "at_s"})
 
 
 def _scalar(value: object) -> bool:
@@ -32,6 +34,8 @@ def log_event(item: Snapshot | ControlEvent) -> None:
     """Log one published event (snapshots are not logged: they are state, not change)."""
     if not isinstance(item, ControlEvent) or item.name in _SKIPPED:
         return
-    fields: dict[str, Any] = {k: v for k, v in item.data.items() if _scalar(v)}
+    # An event's own time (a spray's ``at_s``) is kept beside the publication's, renamed.
+    fields: dict[str, Any] = {(f"event_{k}" if k in _OWN else k): v
+                              for k, v in item.data.items() if _scalar(v)}
     level = _log.warning if item.name in _WARNINGS else _log.info
     level(item.name.replace("_", " "), event_seq=item.seq, at_s=round(item.at_s, 4), **fields)

@@ -49,6 +49,9 @@ _log = structlog.get_logger("cryoctl.control.recording")
 #: While a session runs, its dose rows are brought up to date at most this often.
 DOSE_EVERY_S: Final = 0.2
 
+#: The commands whose audit rows name who asked, and those rows' actions.
+_RESET_ACTIONS: Final = {"reset_estop": "estop_reset", "reset_faults": "fault_reset"}
+
 _ALARM_EVENTS: Final = {
     "alarm_raised": "raised",
     "alarm_cleared": "cleared",
@@ -119,12 +122,24 @@ class Recorder:
         self._open: _Open | None = None
         self._phase: str | None = None
         self.identity: Identity | None = None
+        #: Who asked for the reset each audit action records (``asked``).
+        self._asked: dict[str, tuple[str | None, str | None]] = {}
 
     # -- the desk's side -------------------------------------------------------------
 
     def expect(self, info: StartInfo | None) -> None:
         """The next session to start is this one (None: the start was refused after all)."""
         self._expected = info
+
+    def asked(self, command: str, *, role: str | None, token_id: str | None) -> None:
+        """Who asked for ``command``: named in its audit row (e-stop and fault resets)."""
+        action = _RESET_ACTIONS.get(command)
+        if action is None:
+            return
+        if role is None and token_id is None:
+            self._asked.pop(action, None)
+        else:
+            self._asked[action] = (role, token_id)
 
     @property
     def open_session(self) -> str | None:
@@ -173,10 +188,13 @@ class Recorder:
 
     def _started_from(self, info: StartInfo, core_id: int, started_at_s: float) -> None:
         meta = info.loaded.profile.meta
+        signer = info.loaded.signer
         self._started(ControlEvent(0, started_at_s, "session_started", {
             "session_id": core_id, "started_at_s": started_at_s, "profile_name": meta.name,
             "profile_version": meta.version, "profile_sha256": info.loaded.sha256,
             "profile_identity": info.loaded.identity,
+            "profile_signer": None if signer is None else signer.key_name,
+            "profile_signer_fingerprint": None if signer is None else signer.fingerprint,
             "zone_count": len(info.loaded.profile.zones), "unit": self.identity}))
 
     def _started(self, event: ControlEvent) -> None:
@@ -188,6 +206,8 @@ class Recorder:
         identity = unit if isinstance(unit, Identity) else self.identity
         self.identity = identity
         sha = str(data["profile_sha256"])
+        signer_name = _text_or_none(data.get("profile_signer"))
+        signer_fingerprint = _text_or_none(data.get("profile_signer_fingerprint"))
         if info is None or info.loaded.sha256 != sha:
             _log.error("session started without a start the desk accepted", session=core_id)
             names: tuple[str, ...] = tuple(f"zone {i + 1}" for i in
@@ -212,11 +232,13 @@ class Recorder:
             None if info is None or info.override is None else info.override["reason"],
             None if info is None or info.override is None else info.override["role"],
             at, at,
+            signer_name is not None, signer_name, signer_fingerprint,
         )
         zones = _zone_rows(session_uuid, names, None)
         detail: dict[str, object] = {
             "session": session_uuid, "profile": str(data["profile_identity"]),
-            "patient_ref": row[8]}
+            "patient_ref": row[8], "profile_signer": signer_name,
+            "profile_signer_fingerprint": signer_fingerprint}
         override = None if info is None else info.override
 
         def write(conn: sqlite3.Connection) -> None:
@@ -224,8 +246,9 @@ class Recorder:
                 "INSERT INTO sessions (id, device_kind, unit_serial, unit_firmware, unit_model, "
                 "profile_name, profile_version, profile_sha256, patient_ref, started_by_role, "
                 "started_by_token, checklist_json, cold_test_done, override_reason, "
-                "override_role, started_utc, updated_utc) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                "override_role, started_utc, updated_utc, profile_signed, profile_signer, "
+                "profile_signer_fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             conn.executemany(_UPSERT_ZONE, zones)
             _audit(conn, at, "session_started", row[9], row[10], detail)
             if override is not None:
@@ -351,7 +374,12 @@ class Recorder:
         self._event("state_changed", {"before": before, "after": after})
         action = {"estop": "estop_reset", "fault": "fault_reset"}.get(str(before))
         if action is not None and after not in ("estop", "fault"):
-            self.audit(action, detail={"to": after})
+            role, token_id = self._asked.pop(action, (None, None))
+            self.audit(action, role=role, token_id=token_id, detail={"to": after})
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _exec(sql: str, values: tuple[object, ...]) -> Callable[[sqlite3.Connection], None]:

@@ -284,7 +284,13 @@ class _Connection:
             command = staff_command(request)
         except ValueError as exc:
             return ErrorReply(id=request.id, message=str(exc))
+        clinic = self._server.clinic
+        if clinic is not None:
+            clinic.recorder.asked(request.command, role=request.role,
+                                  token_id=request.token_id)
         answer = await self._server.controller.submit(command)
+        if not answer.ok and clinic is not None:
+            clinic.recorder.asked(request.command, role=None, token_id=None)
         return Reply(id=request.id, ok=answer.ok, reason=answer.reason)
 
     async def _load_profile(self, request: LoadProfileRequest) -> BaseModel:

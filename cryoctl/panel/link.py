@@ -49,7 +49,8 @@ class ControlLink(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
-    async def command(self, name: CommandName, *, up_to_seq: int | None = None
+    async def command(self, name: CommandName, *, up_to_seq: int | None = None,
+                      role: str | None = None, token_id: str | None = None
                       ) -> tuple[bool, str]: ...
 
     async def load_profile(self, name: str, sha256: str | None = None) -> tuple[bool, str]: ...

@@ -74,9 +74,11 @@ class SocketLink:
     async def stats(self) -> ControlStats:
         return await (await self._connected()).stats()
 
-    async def command(self, name: CommandName, *, up_to_seq: int | None = None
+    async def command(self, name: CommandName, *, up_to_seq: int | None = None,
+                      role: str | None = None, token_id: str | None = None
                       ) -> tuple[bool, str]:
-        reply = await (await self._connected()).command(name, up_to_seq=up_to_seq)
+        reply = await (await self._connected()).command(name, up_to_seq=up_to_seq, role=role,
+                                                         token_id=token_id)
         return reply.ok, reply.reason
 
     async def load_profile(self, name: str, sha256: str | None = None) -> tuple[bool, str]:

@@ -88,10 +88,12 @@ async def ask(state: PanelState, request: str, reply: str, call: Callable[[], Aw
 
 
 async def run_command(state: PanelState, name: CommandName, *,
-                      up_to_seq: int | None = None) -> None:
-    """Send a staff command; 409 with the control process's reason when it refuses."""
-    ok, reason = await ask(state, "command", "reply",
-                           lambda: state.link.command(name, up_to_seq=up_to_seq))
+                      up_to_seq: int | None = None, role: str | None = None,
+                      token_id: str | None = None) -> None:
+    """Send a staff command (naming who asked); 409 with the control process's reason
+    when it refuses."""
+    ok, reason = await ask(state, "command", "reply", lambda: state.link.command(
+        name, up_to_seq=up_to_seq, role=role, token_id=token_id))
     if not ok:
         raise HTTPException(status_code=409, detail=reason or f"{name} was refused")
 

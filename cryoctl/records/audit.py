@@ -23,9 +23,14 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
-__all__ = ["ACTIONS", "GENESIS", "AuditProblem", "append_audit", "row_hash", "verify"]
+from cryoctl.errors import RecordsError
+from cryoctl.records.schema import SCHEMA_VERSION, connect
+
+__all__ = ["ACTIONS", "GENESIS", "AuditProblem", "append_audit", "audit_into", "row_hash",
+           "verify"]
 
 GENESIS: Final = "0" * 64
 
@@ -63,6 +68,41 @@ def append_audit(conn: sqlite3.Connection, *, at_utc: str, action: str,
                  "ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id, "
                  "last_hash = excluded.last_hash", (row_id, digest))
     return row_id
+
+
+def audit_into(path: Path, *, at_utc: str, action: str, role: str | None = None,
+               token_id: str | None = None, detail: Mapping[str, object] | None = None) -> int:
+    """One audit row into the database at ``path`` from outside the control process.
+
+    For the CLI: the database must exist and have this program's schema (it is
+    neither created nor upgraded here; the control process does both). The row is
+    appended in its own ``BEGIN IMMEDIATE`` transaction, so it queues behind the
+    control process's writer and the chain stays whole. RecordsError naming the
+    file when the row cannot be written.
+    """
+    if not path.exists():
+        raise RecordsError(f"{path}: no records database there (start the control process "
+                           "once to create it)")
+    conn = connect(path)
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found != SCHEMA_VERSION:
+            raise RecordsError(f"{path}: the records database has schema version {found}, "
+                               f"this cryoctl writes {SCHEMA_VERSION}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row_id = append_audit(conn, at_utc=at_utc, action=action, role=role,
+                                  token_id=token_id, detail=detail)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return row_id
+    except sqlite3.Error as exc:
+        raise RecordsError(f"{path}: cannot write to the audit trail: {exc}") from None
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True, slots=True)

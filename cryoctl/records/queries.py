@@ -18,7 +18,8 @@ MAX_LIST: Final = 500
 
 _LIST_COLUMNS: Final = (
     "id, profile_name, profile_version, profile_sha256, device_kind, patient_ref, started_utc, "
-    "ended_utc, outcome, reason, started_by_role, spray_s")
+    "ended_utc, outcome, reason, started_by_role, spray_s, profile_signed, profile_signer, "
+    "profile_signer_fingerprint")
 
 
 def parse_utc(text: str) -> datetime:
@@ -33,7 +34,9 @@ def _brief(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "profile": {"name": row["profile_name"], "version": row["profile_version"],
-                    "sha256": row["profile_sha256"]},
+                    "sha256": row["profile_sha256"], "signed": bool(row["profile_signed"]),
+                    "signer": row["profile_signer"],
+                    "signer_fingerprint": row["profile_signer_fingerprint"]},
         "device_kind": row["device_kind"],
         "patient_ref": row["patient_ref"],
         "started_utc": row["started_utc"],

@@ -128,8 +128,23 @@ CREATE INDEX sprays_by_session ON sprays (session_id);
 CREATE INDEX alarms_by_session ON alarm_log (session_id);
 """
 
+#: The third: whether the session's profile was signed, and by which trusted key
+#: (its name and fingerprint), so the record shows who vouched for the dose
+#: (sessions recorded before it read as unsigned with no signer); and the one-row
+#: table the writer commits to before a session starts, to learn that the
+#: database still takes writes (a full disk, a file system gone read-only).
+_V3: Final = """
+ALTER TABLE sessions ADD COLUMN profile_signed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN profile_signer TEXT;
+ALTER TABLE sessions ADD COLUMN profile_signer_fingerprint TEXT;
+CREATE TABLE write_check (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    writes INTEGER NOT NULL
+);
+"""
+
 #: ``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

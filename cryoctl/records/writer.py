@@ -96,6 +96,16 @@ class RecordsWriter:
             assert callable(item)
             self._transaction(item)
 
+    def check(self, timeout_s: float = 5.0) -> bool:
+        """Commit one small write and wait for it: whether the database takes writes now.
+
+        False when it failed (then :attr:`last_failure` says why, and ``on_failure``
+        was told) or did not finish within ``timeout_s``.
+        """
+        before = self.failures
+        self.submit(_check_write)
+        return self.flush(timeout_s) and self.failures == before
+
     def _transaction(self, write: Write) -> None:
         conn = self._conn
         assert conn is not None
@@ -103,10 +113,16 @@ class RecordsWriter:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 write(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT (a full disk) leaves the transaction open: end it, or
+                # every later BEGIN fails too, even once the disk has room again.
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        _log.exception("records rollback failed")
                 raise
-            conn.execute("COMMIT")
             self.written += 1
         except Exception as exc:  # the database refused: report it, keep the next writes going
             self.failures += 1
@@ -118,3 +134,8 @@ class RecordsWriter:
                     self.on_failure(detail)
                 except Exception:  # the report itself failed: the log line above stands
                     _log.exception("records failure report failed")
+
+
+def _check_write(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO write_check (one, writes) VALUES (1, 1) "
+                 "ON CONFLICT (one) DO UPDATE SET writes = writes + 1")

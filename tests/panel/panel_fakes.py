@@ -143,7 +143,9 @@ class FakeLink:
             raise self.status_error
         return self.snapshot
 
-    async def command(self, name: str, *, up_to_seq: int | None = None) -> tuple[bool, str]:
+    async def command(self, name: str, *, up_to_seq: int | None = None,
+                      role: str | None = None, token_id: str | None = None
+                      ) -> tuple[bool, str]:
         self.calls.append(("command", name, up_to_seq))
         self._check()
         return self.replies.get(name, (True, ""))

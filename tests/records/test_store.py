@@ -10,6 +10,7 @@ from procs import cryoctl
 
 from cryoctl.errors import RecordsError
 from cryoctl.records.audit import append_audit, verify
+from cryoctl.records.queries import session_detail
 from cryoctl.records.schema import MIGRATIONS, SCHEMA_VERSION, open_read_only, open_records
 from cryoctl.records.writer import RecordsWriter
 
@@ -46,12 +47,42 @@ def test_the_first_schema_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) 
     old.commit()
     old.close()
     conn = open_records(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    row = conn.execute("SELECT patient_ref, unit_model FROM sessions").fetchone()
-    assert tuple(row) == ("P-1", None)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    row = conn.execute("SELECT patient_ref, unit_model, profile_signed FROM sessions").fetchone()
+    assert tuple(row) == ("P-1", None, 0)
     assert conn.execute("SELECT last_id FROM audit_head").fetchone()[0] == 1
     assert "text" in _columns(conn, "alarm_log")
     conn.close()
+
+
+def test_the_second_schema_is_upgraded_to_name_the_profile_signer(tmp_path: Path) -> None:
+    path = tmp_path / "cryoctl.db"
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        old.executescript(script)
+    old.execute("INSERT INTO sessions (id, device_kind, profile_name, profile_version, "
+                "profile_sha256, patient_ref, started_by_role, started_utc, outcome) VALUES "
+                "('s2', 'n2', 'p', 1, 'ab', 'P-2', 'staff', '2026-01-01T10:00:00.000Z', "
+                "'completed')")
+    old.execute("PRAGMA user_version = 2")
+    old.commit()
+    old.close()
+    conn = open_records(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert {"profile_signed", "profile_signer", "profile_signer_fingerprint"} <= _columns(
+        conn, "sessions")
+    assert _columns(conn, "write_check") == {"one", "writes"}
+    conn.close()
+    reader = open_read_only(path)
+    found = session_detail(reader, "s2")
+    reader.close()
+    assert found is not None and found["outcome"] == "completed"
+    # A session recorded before signers were kept reads as unsigned, not as an error.
+    assert (found["profile"]["signed"], found["profile"]["signer"],
+            found["profile"]["signer_fingerprint"]) == (False, None, None)
+    shown = cryoctl("records", "show", "s2", "--db", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert "signed    no (unsigned profile)" in shown.stdout
 
 
 def test_a_database_from_the_future_is_refused_untouched(tmp_path: Path) -> None:
@@ -95,6 +126,29 @@ def test_the_writer_writes_in_order_and_reports_a_failed_write(tmp_path: Path) -
     actions = [r[0] for r in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions == ["login", "login", "login", "logout"]  # the write after the failure too
     assert verify(conn) == (4, [])
+
+
+def test_the_writers_check_commits_a_write_and_says_when_the_database_refuses(
+        tmp_path: Path) -> None:
+    failures: list[str] = []
+    writer = RecordsWriter(tmp_path / "cryoctl.db", on_failure=failures.append)
+    writer.start()
+    assert writer.check() and writer.check() and not writer.failed
+    conn = sqlite3.connect(tmp_path / "cryoctl.db")
+    assert conn.execute("SELECT writes FROM write_check").fetchone()[0] == 2
+    conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON write_check "
+                 "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
+    conn.commit()
+    conn.close()
+    assert not writer.check()
+    assert writer.failed and "disk full (test)" in failures[0]
+    # The refused write left no transaction open: the next write still goes in.
+    writer.submit(lambda c: append_audit(c, at_utc="2026-01-01T10:00:00.000Z", action="login"))
+    assert writer.flush()
+    writer.close()
+    reader = open_read_only(tmp_path / "cryoctl.db")
+    assert [r[0] for r in reader.execute("SELECT action FROM audit")] == ["login"]
+    reader.close()
 
 
 def _trail(tmp_path: Path, rows: int = 5) -> Path:

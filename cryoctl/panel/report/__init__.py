@@ -1,7 +1,7 @@
 """The treatment report: one A4 page of HTML for the patient file, in the panel's language.
 
-Built from one session as ``GET /api/v1/sessions/{id}`` answers it: the profile
-and its hash, the unit, who started the session and when, the checklist, any
+Built from one session as ``GET /api/v1/sessions/{id}`` answers it: the profile,
+its hash and who signed it, the unit, who started the session and when, the checklist, any
 override, the dose per zone (spray seconds, passes, grams of LN2), the alarms and
 the outcome. Texts come from ``i18n/LANG.json`` (every key in every language: the
 tests check it). Print CSS sizes it to one A4 page. Every value is HTML-escaped.
@@ -75,6 +75,9 @@ def render_report(s: dict[str, Any], *, lang: str, generated_utc: str) -> str:
         _row(t["patient"], f"<strong>{escape(s['patient_ref'])}</strong>"),
         _row(t["profile"], f"{escape(p['name'])}, {t['version']} {escape(str(p['version']))}"),
         _row(t["sha256"], f"<code>{escape(p['sha256'])}</code>"),
+        _row(t["signed"], (f"{t['signed_by']} {escape(str(p.get('signer')))}, "
+                           f"{t['fingerprint']} <code>{escape(str(p.get('signer_fingerprint')))}"
+                           "</code>") if p.get("signed") else escape(t["unsigned"])),
         _row(t["device"], escape(s["device_kind"])),
         _row(t["unit"], f"{escape(str(unit.get('model') or ''))} {t['serial']} "
                         f"{escape(str(unit.get('serial')))}, {t['firmware']} "

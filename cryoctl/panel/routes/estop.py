@@ -14,9 +14,10 @@ import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from cryoctl.panel.auth import TechnicianGrant
+from cryoctl.panel.auth import Credentials, TechnicianGrant
 from cryoctl.panel.routes.common import REFUSED, CommandAnswer, Detail, State
 from cryoctl.panel.state import API_PREFIX, ask, run_command
+from cryoctl.panel.tokens import token_id
 
 __all__ = ["ESTOP_SOURCE", "ESTOP_UNREACHABLE", "router"]
 
@@ -53,7 +54,9 @@ async def estop(request: Request, state: State) -> EstopAnswer:
 
 @router.post("/estop/reset", summary="Clear the unit's e-stop latch (technician)",
              response_model=CommandAnswer, responses=REFUSED)
-async def reset(grant: TechnicianGrant, state: State) -> CommandAnswer:
-    await run_command(state, "reset_estop")
+async def reset(grant: TechnicianGrant, credentials: Credentials,
+                state: State) -> CommandAnswer:
+    await run_command(state, "reset_estop", role=grant.role.value,
+                      token_id=None if credentials is None else token_id(credentials.credentials))
     log.info("command", command="reset_estop", role=grant.role.value)
     return CommandAnswer()
