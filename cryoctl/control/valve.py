@@ -42,6 +42,11 @@ class ValveBook:
         #: (True at first: nothing is known of a valve until a status shows it).
         self.close_pending = True
         self.close_sent_at_s = -math.inf
+        #: When the unit last acknowledged a close. A read that began before it may have
+        #: been answered before the unit closed (a ``STAT`` on the line while the
+        #: ``CLOSE`` waited its turn, stamped at its arrival): its "open" is no
+        #: uncommanded open.
+        self.close_acked_at_s = -math.inf
         #: One more for every close sent (an open awaited across a close is re-closed).
         self._close_gen = 0
 
@@ -53,7 +58,8 @@ class ValveBook:
             self.close_pending = False
             self._stats.closes_confirmed += 1
             self._t.on_close_confirmed(now)
-        elif not self.open_sent and status.valve_commanded:
+        elif (not self.open_sent and status.valve_commanded
+              and status.valve_at_s > self.close_acked_at_s):
             self._stats.uncommanded_opens += 1
             self.close_pending = True
             self._t.on_uncommanded_open("the unit reports the valve open after a close", now)
@@ -76,6 +82,7 @@ class ValveBook:
             self._t.on_write_error("close", detail, self._clock())
             _log.error("close failed; sending again", error=detail)
             return False
+        self.close_acked_at_s = self._clock()
         return True
 
     async def open(self, refused: Callable[[str], None]) -> None:

@@ -202,7 +202,10 @@ MUTATIONS = (
     _m("shell: e-stop latch before I/O", _C, _LATCH, "        if not await self._valve.close():\n"
        "            return False\n" + _LATCH),
     _m("shell: the uncommanded open alarm", "cryoctl/control/valve.py",
-       "elif not self.open_sent and status.valve_commanded:", "elif False:"),
+       "elif (not self.open_sent and status.valve_commanded", "elif (False"),
+    _m("shell: a read before the close's acknowledgement is no uncommanded open",
+       "cryoctl/control/valve.py",
+       "and status.valve_at_s > self.close_acked_at_s):", "and True):"),
     _m("shell: the zone's open cap written", _C,
        "        if wanted is None or wanted == t.open_cap_confirmed_ms",
        "        if True or wanted is None"),

@@ -14,6 +14,7 @@ from core_rig import Rig, make_rig, shipped
 from cryoctl.core.alarms import AlarmCode
 from cryoctl.core.fake_unit import CJ_AIR_CAPABILITIES, N2_CAPABILITIES, OPEN_CAP_BIT
 from cryoctl.core.machine import Phase
+from cryoctl.core.port import Status
 from cryoctl.errors import MachineRefused
 
 PERIOD_S = 0.02
@@ -195,3 +196,45 @@ def test_a_stopped_loop_is_unhealthy_and_answers_what_was_still_queued() -> None
     assert reply.ok is False, "a command sent as the loop stops is answered, never left hanging"
     assert rig.task is not None and rig.task.done()
     assert not rig.controller.healthy
+
+
+class _LineTakesTime:
+    """The unit's port, with a close that takes 2 ms on the line, during which the
+    answer to the read that was ahead of it arrives (showing the valve still open)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self._rig = rig
+        self.answered: Status | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._rig.unit, name)
+
+    async def close_valve(self) -> None:
+        self._rig.clock.advance(0.001)
+        self.answered = self._rig.unit.status_now()  # read before the unit closed: open
+        self._rig.clock.advance(0.001)
+        await self._rig.unit.close_valve()
+
+
+@pytest.mark.parametrize(("caps", "nozzle", "profile"), UNITS)
+def test_a_read_answered_before_the_close_was_acknowledged_is_no_uncommanded_open(
+    caps: object, nozzle: str, profile: str
+) -> None:
+    """The N2 driver stamps a ``STAT`` at its answer's arrival, so a ``STAT`` that was on
+    the line while a ``CLOSE`` waited its turn looks read after the close went out.
+    Its "open" was seen before the unit closed: no uncommanded open, no high alarm. A
+    read after the acknowledgement that still shows the valve open is one.
+    """
+    rig = spraying(caps, nozzle, profile)
+    book = rig.controller._valve
+    line = _LineTakesTime(rig)
+    book._port = line  # type: ignore[assignment]
+    assert rig.loop.run_until_complete(book.close())
+    assert line.answered is not None and line.answered.valve_commanded
+    assert line.answered.valve_at_s > book.close_sent_at_s
+    book.judge(line.answered, rig.clock())
+    assert AlarmCode.VALVE_OPEN_UNCOMMANDED not in rig.treatment.alarms.active_codes()
+    rig.clock.advance(0.001)
+    still_open = line.answered._replace(read_at_s=rig.clock(), valve_at_s=rig.clock())
+    book.judge(still_open, rig.clock())
+    assert AlarmCode.VALVE_OPEN_UNCOMMANDED in rig.treatment.alarms.active_codes()
