@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from procs import Children, Simulator, wait_for, write_config
+from procs import Children, Simulator, socket_answers, wait_for, write_config
 from session_start import confirmed_start
 
 from cryoctl.client import ControlClient
@@ -38,17 +37,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def socket_answers(path: Path) -> bool:
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(os.fspath(path))
-            s.sendall(b'{"v": 1, "id": 1, "type": "ping"}\n')
-            return b'"ok":true' in s.recv(4096)
-    except OSError:
-        return False
 
 
 def on_socket(path: Path, call: Callable[[ControlClient], Awaitable[T]], *,

@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -144,3 +145,13 @@ def terminate(proc: subprocess.Popen[str], timeout_s: float = 5) -> tuple[int, f
     return code, time.monotonic() - began
 
 
+def socket_answers(path: Path) -> bool:
+    """Whether the control socket at ``path`` answers a ping."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(os.fspath(path))
+            s.sendall(b'{"v": 1, "id": 1, "type": "ping"}\n')
+            return b'"ok":true' in s.recv(4096)
+    except OSError:
+        return False

@@ -22,6 +22,7 @@ from procs import (
     Children,
     Simulator,
     cryoctl,
+    socket_answers,
     terminate,
     wait_for,
     write_config,
@@ -31,18 +32,6 @@ from cryoctl.client import ControlClient
 from cryoctl.profile import shipped_profiles
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
-
-
-def _answers(path: Path) -> bool:
-    """Whether the control socket answers a ping."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(os.fspath(path))
-            s.sendall(b'{"v": 1, "id": 1, "type": "ping"}\n')
-            return b'"ok":true' in s.recv(4096)
-    except OSError:
-        return False
 
 
 async def _session(path: Path, profile: str) -> dict[str, Any]:
@@ -74,7 +63,7 @@ def _bring_up(children: Children, folder: Path, sim: Simulator, kind: str,
     sock = folder / "control.sock"
     began = time.monotonic()
     daemon = children.start("run", "run", "--config", str(config), **env)
-    wait_for(lambda: _answers(sock) or daemon.poll() is not None, 15, "control socket")
+    wait_for(lambda: socket_answers(sock) or daemon.poll() is not None, 15, "control socket")
     assert daemon.poll() is None, children.log("run")
     return daemon, sock, time.monotonic() - began
 

@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from procs import REPO, Children, cryoctl, terminate, wait_for, write_config
-from test_daemon_e2e import _answers
+from procs import REPO, Children, cryoctl, socket_answers, terminate, wait_for, write_config
 
 from cryoctl.client import ControlClient
 
@@ -56,7 +55,7 @@ def test_the_control_process_loads_only_signed_profiles_and_shows_the_signer(
         assert refused.returncode == 1 and "unsigned" in refused.stderr, refused.stderr
         daemon = children.start("run", "run", "--config", str(config))
         sock = tmp_path / "control.sock"
-        wait_for(lambda: _answers(sock) or daemon.poll() is not None, 15, "control socket")
+        wait_for(lambda: socket_answers(sock) or daemon.poll() is not None, 15, "control socket")
         assert daemon.poll() is None, children.log("run")
 
         async def load() -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
+import socket
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -13,6 +16,32 @@ from cryoctl.pins import PinHash
 
 __all__ = ["FakeClock", "FakeLink", "WsClient", "app_routes", "cheap_pin_hash", "make_course",
            "make_session", "make_snapshot"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(server: Any) -> Iterator[None]:
+    """Run a uvicorn server (``make_server``) in a thread while the block runs; stop it."""
+    thread = threading.Thread(target=server.run, name="panel-server", daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert server.started, "the panel server did not start"
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 def app_routes(routes: Iterable[Any]) -> Iterator[Any]:

@@ -13,8 +13,6 @@ run (``python -m pytest -m fuzz tests/panel -k schema``) draws 200 of each.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import schemathesis
 from conftest import STAFF_PIN, TECHNICIAN_PIN, make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from panel_fakes import FakeLink
+from panel_fakes import FakeLink, free_port, serving
 from schemathesis import GenerationMode
 
 from cryoctl.panel.app import make_server
@@ -41,31 +39,13 @@ _PINS = {"staff": STAFF_PIN, "technician": TECHNICIAN_PIN}
 _SIGNED_IN_SKIP = ("/api/v1/logout",)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     config = make_config(tmp_path, api={"bind": "127.0.0.1", "port": port})
     server = make_server(config, FakeLink())
-    thread = threading.Thread(target=server.run, name="panel-server", daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "the panel server did not start"
+    with serving(server):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def _headers(base_url: str, role: str) -> dict[str, str]:

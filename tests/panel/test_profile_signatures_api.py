@@ -7,8 +7,6 @@ written, and the list shows each installed profile's signer.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import httpx
 import pytest
 from conftest import TECHNICIAN_PIN, make_config
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from panel_fakes import FakeLink
+from panel_fakes import FakeLink, free_port, serving
 
 from cryoctl.config import Config
 from cryoctl.panel.app import make_server
@@ -28,36 +26,17 @@ KEY = Ed25519PrivateKey.generate()
 TOML = {"Content-Type": "application/toml"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[httpx.Client, Config]]:
-    port = _free_port()
+    port = free_port()
     config = make_config(tmp_path, api={"bind": "127.0.0.1", "port": port},
                          profiles={"require_signatures": True,
                                    "trusted_keys": {"vendor": public_key_text(KEY.public_key())}})
     server = make_server(config, FakeLink())
-    thread = threading.Thread(target=server.run, name="panel-server", daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "the panel server did not start"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            token = client.post("/api/v1/login", json={"pin": TECHNICIAN_PIN}).json()["token"]
-            client.headers["Authorization"] = f"Bearer {token}"
-            yield client, config
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+    with serving(server), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        token = client.post("/api/v1/login", json={"pin": TECHNICIAN_PIN}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client, config
 
 
 def test_an_unsigned_upload_is_refused_when_signatures_are_required(

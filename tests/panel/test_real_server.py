@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import STAFF_PIN, make_config
-from panel_fakes import FakeLink, make_snapshot
+from panel_fakes import FakeLink, free_port, make_snapshot, serving
 from websockets.sync.client import connect
 
 from cryoctl.config import Config
@@ -42,32 +40,14 @@ class ThreadedLink(FakeLink):
         self.loop.call_soon_threadsafe(self.push, message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, ThreadedLink, Config]]:
-    port = _free_port()
+    port = free_port()
     config = make_config(tmp_path, api={"bind": "127.0.0.1", "port": port})
     link = ThreadedLink()
     server = make_server(config, link)
-    thread = threading.Thread(target=server.run, name="panel-server", daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "the panel server did not start"
+    with serving(server):
         yield f"127.0.0.1:{port}", link, config
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_login_status_estop_over_tcp(served: tuple[str, ThreadedLink, Config]) -> None:

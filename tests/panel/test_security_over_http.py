@@ -10,8 +10,6 @@ a fake one, moved on by the test, so the back-off takes no real minute.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,37 +17,19 @@ import httpx
 import pytest
 import structlog
 from conftest import STAFF_PIN, TECHNICIAN_PIN, WRONG_PIN, make_config
-from panel_fakes import FakeClock, FakeLink
+from panel_fakes import FakeClock, FakeLink, free_port, serving
 
 from cryoctl.panel.app import make_server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, FakeClock, FakeLink]]:
-    port = _free_port()
+    port = free_port()
     config = make_config(tmp_path, api={"bind": "127.0.0.1", "port": port})
     clock, link = FakeClock(), FakeLink()
     server = make_server(config, link, clock=clock)
-    thread = threading.Thread(target=server.run, name="panel-server", daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "the panel server did not start"
+    with serving(server):
         yield f"http://127.0.0.1:{port}", clock, link
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_a_token_is_revoked_at_logout_for_every_later_request(

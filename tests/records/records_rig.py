@@ -10,14 +10,12 @@ the reference for the dose.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from procs import Children, Simulator, wait_for, write_config
+from procs import Children, Simulator, socket_answers, wait_for, write_config
 
 from cryoctl.client import ControlClient
 from cryoctl.profile import shipped_profiles
@@ -32,17 +30,6 @@ UNIT_FAULT = {"n2": "OVERPRESSURE", "cj-air": "WATCHDOG"}
 def answers(profile: str) -> dict[str, bool]:
     limits = next(p for p in shipped_profiles() if p.name == profile).profile.session
     return dict.fromkeys(limits.checklist, True)
-
-
-def _answers_ping(path: Path) -> bool:
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(os.fspath(path))
-            s.sendall(b'{"v": 1, "id": 1, "type": "ping"}\n')
-            return b'"ok":true' in s.recv(4096)
-    except OSError:
-        return False
 
 
 def open_intervals(history: list[dict[str, Any]], until_s: float | None = None) -> list[float]:
@@ -80,7 +67,7 @@ class Device:
     def start_daemon(self) -> None:
         self.runs += 1
         self.daemon = self.children.start(f"run{self.runs}", "run", "--config", str(self.config))
-        wait_for(lambda: _answers_ping(self.sock) or self.daemon.poll() is not None, 15,
+        wait_for(lambda: socket_answers(self.sock) or self.daemon.poll() is not None, 15,
                  "control socket")
         assert self.daemon.poll() is None, self.children.log(f"run{self.runs}")
 
