@@ -80,6 +80,9 @@ def test_the_main_screens(open_panel: Callable[..., Panel], device: Device, size
     page.wait_for_selector("#banner[data-phase=spraying]")
     page.wait_for_timeout(600)
     check(panel, "session")
+    dose, controls = (page.locator(s).bounding_box() for s in ("#dose", "#session-controls"))
+    assert dose is not None and controls is not None
+    assert dose["y"] + dose["height"] <= controls["y"] + 1, "the dose is under the controls"
     device.sim("/trigger", pressed=False)
     device.sim("/o2", pct=18.9)
     page.wait_for_selector(".alarm[data-code=o2_low]")
