@@ -135,7 +135,8 @@ def find_report(panel: Panel, device: Device, lang: str) -> None:
     row.locator("button.report").click()
     page.wait_for_selector("#dialog:not([hidden])")
     frame = page.frame_locator("#dialog-frame")
-    report = frame.locator("body").inner_text(timeout=5000)
+    frame.locator("body", has_text=patient).wait_for(state="attached", timeout=10000)  # loaded
+    report = frame.locator("body").text_content(timeout=5000) or ""
     assert patient in report and record["profile"]["sha256"] in report, report[:400]
     panel.stop_in_view()
 
