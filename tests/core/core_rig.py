@@ -13,8 +13,10 @@ sends is recorded with the data it was decided on, for the oracles.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from cryoctl.control.controller import Controller
 from cryoctl.control.virtual_rig import VirtualSleeper
@@ -44,6 +46,13 @@ from cryoctl.profile import LoadedProfile, shipped_profiles
 
 #: Rigs not yet closed (the core tests' conftest closes them after each test).
 OPEN_RIGS: list[Rig] = []
+T = TypeVar("T")
+
+#: Wall-clock bound on one step of the rig. Virtual time makes a step take
+#: milliseconds; a step that takes this long waits on something that never comes
+#: (a loop that died, a reply never sent), and failing beats hanging: a hang is
+#: caught once by pytest-timeout, then again on every replay Hypothesis makes of it.
+STEP_GUARD_S = 30.0
 
 
 def shipped(name: str) -> LoadedProfile:
@@ -111,13 +120,33 @@ class Rig:
 
     # -- driving the loop ---------------------------------------------------------------
 
-    def _settle(self) -> None:
-        """Let the loop do all it has to at this instant (and up to the allowed time)."""
+    def _drive(self, awaitable: Awaitable[T], what: str) -> T:
+        """Run ``awaitable`` on the rig's loop; fail, not hang, if the control loop ends."""
+
+        async def race() -> T:
+            job = asyncio.ensure_future(awaitable)
+            waiting: set[asyncio.Future[Any]] = {job}
+            if self.task is not None:
+                waiting.add(self.task)
+            await asyncio.wait(waiting, timeout=STEP_GUARD_S, return_when=FIRST_COMPLETED)
+            if job.done():
+                return job.result()
+            job.cancel()
+            self._check_loop()
+            raise AssertionError(f"{what}: no answer within {STEP_GUARD_S:.0f} s of wall time")
+
+        return self.loop.run_until_complete(race())
+
+    def _check_loop(self) -> None:
         task = self.task
         if task is not None and task.done():
             task.result()  # the loop must never end with an exception
             raise AssertionError("the control loop ended")
-        self.loop.run_until_complete(self.sleeper.parked())
+
+    def _settle(self) -> None:
+        """Let the loop do all it has to at this instant (and up to the allowed time)."""
+        self._check_loop()
+        self._drive(self.sleeper.parked(), "the control loop did not park")
 
     def boot(self, loaded: LoadedProfile) -> None:
         """Connect, self-test, load the profile, then start the loop."""
@@ -143,7 +172,7 @@ class Rig:
 
     def act_command(self, command: StaffCommand) -> None:
         """A staff command through the controller's queue; MachineRefused when refused."""
-        reply = self.loop.run_until_complete(self.controller.submit(command))
+        reply = self._drive(self.controller.submit(command), f"{command!r} was not answered")
         self._settle()
         if not reply.ok:
             raise MachineRefused(reply.reason)
@@ -157,7 +186,9 @@ class Rig:
 
     def host_estop(self, source: str = "panel") -> bool:
         """The panel's e-stop: latched at once, the close sent ahead of everything."""
-        acknowledged = self.loop.run_until_complete(self.controller.request_estop(source))
+        acknowledged = self._drive(
+            self.controller.request_estop(source), "the e-stop was not acknowledged"
+        )
         self._settle()
         return acknowledged
 
@@ -174,7 +205,7 @@ class Rig:
         if task is not None and not task.done():
             self.controller.stop()
             self.sleeper.allow(float("inf"))
-            self.loop.run_until_complete(task)
+            self.loop.run_until_complete(asyncio.wait_for(task, STEP_GUARD_S))
         elif task is not None:
             task.result()
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())

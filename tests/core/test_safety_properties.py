@@ -655,6 +655,10 @@ class RogueCjAirRules(CjAirRules):
     treatment_cls = RogueTreatment
 
 
+#: Each machine runs for about 10 s here; the default 60 s timeout would stop one on a
+#: busy CI machine. A step that hangs is caught by the rig's own guard (core_rig).
+pytestmark = pytest.mark.timeout(300)
+
 MACHINE_SETTINGS = settings(
     max_examples=120,
     stateful_step_count=40,
