@@ -118,8 +118,9 @@ EOF
         mkdir -p -- "$R$(dirname -- "$VENV")"
         python3 -m venv -- "$R$VENV"
     fi
-    say "venv: installing cryoctl from $CHECKOUT"
-    "$R$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade -- "$CHECKOUT"
+    say "venv: installing cryoctl from $CHECKOUT (the versions in constraints.txt)"
+    "$R$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
+        --constraint "$CHECKOUT/constraints.txt" -- "$CHECKOUT"
 fi
 
 # -- files -----------------------------------------------------------------------------

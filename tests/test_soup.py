@@ -45,3 +45,54 @@ def test_a_stale_copy_is_found(tmp_path: Path) -> None:
     assert out.stderr.strip() == f"{stale} is stale: run python tools/soup.py"
     assert _soup("--file", str(stale)).returncode == 0
     assert stale.read_text(encoding="utf-8") == SOUP.read_text(encoding="utf-8")
+
+
+CONSTRAINTS = ROOT / "constraints.txt"
+PROJECT = "cryoctl"
+REINSTALL = "pip install -c constraints.txt -e '.[dev]'"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for number, line in enumerate(CONSTRAINTS.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        name, sep, version = text.partition("==")
+        assert sep and version, f"constraints.txt:{number}: {line!r} is not name==version"
+        pins[canonicalize_name(name)] = version
+    return pins
+
+
+def _closure() -> set[str]:
+    """cryoctl[dev] and everything it requires, as installed here."""
+    seen: set[str] = set()
+    stack = [(PROJECT, "dev")]
+    while stack:
+        name, extra = stack.pop()
+        for text in metadata.requires(name) or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+                continue
+            key = canonicalize_name(req.name)
+            if key not in seen:
+                seen.add(key)
+                stack.append((key, ""))
+    return seen
+
+
+def test_everything_cryoctl_runs_on_is_pinned_and_installed_at_its_pin() -> None:
+    pins = _pins()
+    unpinned = sorted(_closure() - set(pins))
+    assert not unpinned, f"constraints.txt pins no version of {', '.join(unpinned)}"
+    drifted = [f"{name} {metadata.version(name)} (constraints.txt: {pin})"
+               for name, pin in sorted(pins.items()) if metadata.version(name) != pin]
+    assert not drifted, f"installed, not at the pinned version: {'; '.join(drifted)}; {REINSTALL}"
+
+
+def test_the_soup_lists_the_pinned_versions() -> None:
+    pins = _pins()
+    for line in SOUP.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| ") and not line.startswith("| package"):
+            name, version = line.strip("| ").split(" | ")[:2]
+            assert pins.get(canonicalize_name(name)) == version, line

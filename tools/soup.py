@@ -105,8 +105,8 @@ def _version(name: str) -> str:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        raise SoupError(f"{name} is required but not installed (pip install -e '.[dev]')"
-                        ) from None
+        raise SoupError(f"{name} is required but not installed "
+                        "(pip install -c constraints.txt -e '.[dev]')") from None
 
 
 def runtime_rows() -> list[tuple[str, str, str, str]]:

@@ -37,8 +37,8 @@ pytestmark = pytest.mark.timeout(900)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = Readme.read(ROOT / "README.md")
-FIRST_COMMAND = ("python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' "
-                 "&& cryoctl run --simulate n2")
+FIRST_COMMAND = ("python3 -m venv .venv && . .venv/bin/activate "
+                 "&& pip install -c constraints.txt -e '.[dev]' && cryoctl run --simulate n2")
 TEST_COMMAND = "python -m pytest"
 #: The ports the first command uses as written: the panel server and the unit's control channel.
 DEVICE_PORTS = (8080, 8765)
