@@ -207,7 +207,7 @@ async def run_control(config: Config, *, notifier: Notifier, stop_event: asyncio
         await server.close()
         server.remove_socket()
         raise StartupFailed(str(exc)) from exc
-    server.clinic = records.clinic
+    server.answers.clinic = records.clinic
     try:
         await _start(url, port, controller)
     except BaseException:

@@ -26,15 +26,11 @@ What it holds to (messages in :mod:`cryoctl.protocol`):
   published it (``call_soon``, so a cycle's own I/O never waits for it), and the same
   bytes go to every subscriber.
 
-A session starts with the ``start_session`` request (the patient, the checklist,
-who asks), which goes to the clinic's desk (:mod:`cryoctl.control.clinic`) with the
-records' queries and audit rows; where the server has a desk, the bare
-``start_session`` command is refused.
-
-Commands and profile loads run as tasks of their connection (at most
-``max_in_flight`` at once), so replies may come in another order than their
-requests: clients match them by id. Profiles are looked up off the loop's thread
-(:mod:`cryoctl.control.requests`); credentials are judged by :mod:`cryoctl.control.peer`.
+What each request does (the e-stop, commands, profile loads, the records' requests)
+is :mod:`cryoctl.control.answers`; credentials are judged by :mod:`cryoctl.control.peer`.
+Commands, profile loads and the records' requests run as tasks of their connection
+(at most ``max_in_flight`` at once), so replies may come in another order than their
+requests: clients match them by id.
 """
 
 from __future__ import annotations
@@ -51,32 +47,24 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
+from cryoctl.control.answers import RECORDS_REQUESTS, Answers
 from cryoctl.control.clinic import Clinic
 from cryoctl.control.controller import Controller
 from cryoctl.control.peer import PeerCredentials, find_group, peer_allowed, peer_credentials
-from cryoctl.control.requests import find_profile, staff_command
 from cryoctl.core.snapshot import ControlEvent, Snapshot
-from cryoctl.core.staff import LoadProfile
-from cryoctl.errors import ProfileError, SocketInUse
+from cryoctl.errors import SocketInUse
 from cryoctl.profile.signing import SignaturePolicy
 from cryoctl.protocol import (
     MAX_LINE_BYTES,
-    AuditRequest,
     CommandRequest,
-    CourseRequest,
     ErrorReply,
-    EstopReply,
     EstopRequest,
     EventMessage,
     LoadProfileRequest,
     PingRequest,
     Reply,
     Request,
-    SessionRequest,
-    SessionsRequest,
-    SessionStartReply,
     SnapshotMessage,
-    StartSessionRequest,
     StatsReply,
     StatsRequest,
     StatusReply,
@@ -89,9 +77,6 @@ from cryoctl.protocol import (
 )
 
 __all__ = ["IDLE_TIMEOUT_S", "MAX_BUFFERED_BYTES", "MAX_IN_FLIGHT", "ControlServer"]
-
-_RECORDS_REQUESTS = (StartSessionRequest, SessionsRequest, SessionRequest, CourseRequest,
-                     AuditRequest)
 
 _log = structlog.get_logger("cryoctl.control.socket_server")
 
@@ -212,6 +197,7 @@ class _Connection:
 
     def _dispatch(self, request: Request) -> None:
         controller = self._server.controller
+        answers = self._server.answers
         if isinstance(request, StatusRequest):
             self.reply(StatusReply(id=request.id, snapshot=jsonable(controller.snapshot())))
         elif isinstance(request, PingRequest):
@@ -225,26 +211,16 @@ class _Connection:
                 self.subscribed = True
                 self._server.add_subscriber(self)
         elif isinstance(request, EstopRequest):
-            self._spawn(request.id, self._estop(request))
+            self._spawn(request.id, answers.estop(request, self.log))
         elif self._commands_in_flight >= self._server.max_in_flight:
             self.reply(ErrorReply(id=request.id, message=f"busy: {self._commands_in_flight} "
                                   "requests of this connection are waiting; try again"))
         elif isinstance(request, CommandRequest):
-            self._spawn(request.id, self._command(request), counted=True)
+            self._spawn(request.id, answers.command(request), counted=True)
         elif isinstance(request, LoadProfileRequest):
-            self._spawn(request.id, self._load_profile(request), counted=True)
-        elif isinstance(request, _RECORDS_REQUESTS):
-            self._spawn(request.id, self._records(request), counted=True)
-
-    async def _records(self, request: BaseModel) -> BaseModel:
-        clinic = self._server.clinic
-        rid = int(getattr(request, "id", 0))
-        if clinic is None:
-            if isinstance(request, StartSessionRequest):
-                return SessionStartReply(id=rid, ok=False,
-                                         reason="this control process keeps no records")
-            return ErrorReply(id=rid, message="this control process keeps no records")
-        return await clinic.handle(request)
+            self._spawn(request.id, answers.load_profile(request, self.log), counted=True)
+        elif isinstance(request, RECORDS_REQUESTS):
+            self._spawn(request.id, answers.records(request), counted=True)
 
     def _spawn(self, rid: int, coro: Coroutine[Any, Any, BaseModel], *,
                counted: bool = False) -> None:
@@ -270,41 +246,6 @@ class _Connection:
                       ok=getattr(message, "ok", None), reason=getattr(message, "reason", None),
                       acknowledged=getattr(message, "acknowledged", None))
         self.reply(message)
-
-    async def _estop(self, request: EstopRequest) -> BaseModel:
-        self.log.warning("estop over the control socket", source=request.source)
-        acknowledged = await self._server.controller.request_estop(request.source)
-        return EstopReply(id=request.id, acknowledged=acknowledged)
-
-    async def _command(self, request: CommandRequest) -> BaseModel:
-        if request.command == "start_session" and self._server.clinic is not None:
-            return Reply(id=request.id, ok=False, reason="a session starts with the "
-                         "start_session request, which names the patient and the checklist")
-        try:
-            command = staff_command(request)
-        except ValueError as exc:
-            return ErrorReply(id=request.id, message=str(exc))
-        clinic = self._server.clinic
-        if clinic is not None:
-            clinic.recorder.asked(request.command, role=request.role,
-                                  token_id=request.token_id)
-        answer = await self._server.controller.submit(command)
-        if not answer.ok and clinic is not None:
-            clinic.recorder.asked(request.command, role=None, token_id=None)
-        return Reply(id=request.id, ok=answer.ok, reason=answer.reason)
-
-    async def _load_profile(self, request: LoadProfileRequest) -> BaseModel:
-        try:
-            loaded = await asyncio.to_thread(
-                find_profile, request.name, request.sha256, self._server.profile_dir,
-                self._server.signatures,
-            )
-        except ProfileError as exc:
-            return Reply(id=request.id, ok=False, reason=str(exc))
-        answer = await self._server.controller.submit(LoadProfile(loaded))
-        if answer.ok:
-            self.log.info("profile loaded over the control socket", profile=loaded.identity)
-        return Reply(id=request.id, ok=answer.ok, reason=answer.reason)
 
     async def wait_or_cancel(self, timeout_s: float) -> None:
         """Let requests in flight finish (an e-stop's close above all), then cancel the rest."""
@@ -341,14 +282,12 @@ class ControlServer:
         if not idle_timeout_s > 0 or max_buffered_bytes < 1 or max_in_flight < 1:
             raise ValueError("idle_timeout_s, max_buffered_bytes and max_in_flight must be > 0")
         self.controller = controller
+        #: What each request does; its ``clinic`` is set once the records are open.
+        self.answers = Answers(controller, profile_dir=profile_dir, clinic=clinic,
+                               signatures=signatures)
         self.path = Path(path)
         self.mode = mode
         self.allowed_groups = tuple(allowed_groups)
-        self.profile_dir = profile_dir
-        #: Starts under the clinic's rules and the records' queries (None: no records kept).
-        self.clinic = clinic
-        #: Checked on every load of an installed profile (the config's [profiles]).
-        self.signatures = signatures
         self.idle_timeout_s = idle_timeout_s
         self.max_buffered_bytes = max_buffered_bytes
         self.max_in_flight = max_in_flight
