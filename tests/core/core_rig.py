@@ -172,7 +172,8 @@ class Rig:
 
     def act_command(self, command: StaffCommand) -> None:
         """A staff command through the controller's queue; MachineRefused when refused."""
-        reply = self._drive(self.controller.submit(command), f"{command!r} was not answered")
+        reply = self._drive(self.controller.submit(command),
+                            f"{type(command).__name__} was not answered")
         self._settle()
         if not reply.ok:
             raise MachineRefused(reply.reason)
