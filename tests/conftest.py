@@ -44,6 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
     _hang_out = os.fdopen(os.dup(2), "w")
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _hang_out
+    faulthandler.cancel_dump_traceback_later()
+    if _hang_out is not None:
+        _hang_out.close()
+        _hang_out = None
+
+
 def _timeout_s(item: pytest.Item) -> float:
     marker = item.get_closest_marker("timeout")
     if marker is not None:
