@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.panel_ui.kiosk import FACE, STATIC, Device, Panel, wait_for
 
@@ -132,10 +133,20 @@ def find_report(panel: Panel, device: Device, lang: str) -> None:
     page.click("#nav-records")
     row = page.locator("#record-list li", has_text=patient).first
     row.wait_for()
-    row.locator("button.report").click()
+    # The report's own request first: a slow or failed answer is told apart from a frame
+    # that does not show it.
+    with page.expect_response(lambda r: "/report?" in r.url, timeout=20000) as answer:
+        row.locator("button.report").click()
+    assert answer.value.status == 200, (answer.value.status, answer.value.text()[:300])
     page.wait_for_selector("#dialog:not([hidden])")
     frame = page.frame_locator("#dialog-frame")
-    frame.locator("body", has_text=patient).wait_for(state="attached", timeout=10000)  # loaded
+    shown = frame.locator("body", has_text=patient)
+    try:
+        shown.wait_for(state="attached", timeout=20000)  # the frame has loaded it
+    except PlaywrightTimeout:
+        title = page.locator("#dialog-title").text_content()
+        raise AssertionError(f"the report answered 200 but its frame never showed it; the "
+                             f"dialog's title: {title!r}; page errors: {panel.errors}") from None
     report = frame.locator("body").text_content(timeout=5000) or ""
     assert patient in report and record["profile"]["sha256"] in report, report[:400]
     panel.stop_in_view()
