@@ -40,6 +40,10 @@ LEASE_S = {"n2": 0.200, "cj-air": None}
 WATCHDOG_S = 0.500
 #: The unit's own timers are checked on its loop; the outlet's drive has its travel.
 UNIT_LAG_S = 0.060
+#: How late the simulated unit may act on its own deadline when its process waits for a
+#: core (a full test run on two cores): its lateness, not the host's. The budgets above
+#: are judged at the deadline the host's last renewal left the unit.
+SIM_LATE_S = 0.300
 
 
 class HttpSim(Sim):
@@ -135,8 +139,11 @@ def test_kill_9_while_spraying(fixture: str, request: pytest.FixtureRequest,
               f"after SIGKILL, {since_s * 1000:.0f} ms after the host's last renewal "
               f"(budget {budget_s * 1000:.0f} ms)")
         assert close.why in UNIT_EXPIRY[target.kind], close
-        assert after_kill_s <= budget_s + UNIT_LAG_S, (after_kill_s, close)
-        assert since_s <= budget_s + UNIT_LAG_S, (since_s, close)
+        # The deadline the last renewal set: what the host left the unit to keep.
+        due_s = sim.expiry_due_s() if target.cjair else float(close.due_s or 0.0)
+        late_s = close.at_s - due_s
+        assert due_s - killed_at <= budget_s + UNIT_LAG_S, (due_s - killed_at, close)
+        assert late_s <= UNIT_LAG_S + SIM_LATE_S, (late_s, close)
 
         # The trigger is still held. A new control process never sprays by itself...
         restarted_at = time.monotonic()
