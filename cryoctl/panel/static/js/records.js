@@ -7,18 +7,30 @@ import { dateTime, language, number, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
+// Each report gets a fresh frame, its document set before it is in the page: setting
+// `srcdoc` twice on one frame starts two navigations, and under load the empty one can
+// commit last and leave the dialog blank.
+function showInFrame(html, title) {
+  const old = $("dialog-frame");
+  const frame = document.createElement("iframe");
+  frame.id = old.id;
+  frame.setAttribute("sandbox", "");
+  frame.title = title;
+  frame.srcdoc = html;
+  old.replaceWith(frame);
+}
+
 export async function openReport(id) {
   const dialog = $("dialog");
-  $("dialog-title").textContent = t("records.report_title", { id });
-  const frame = $("dialog-frame");
-  frame.title = t("records.report_title", { id });
-  frame.srcdoc = "";
+  const title = t("records.report_title", { id });
+  $("dialog-title").textContent = title;
+  showInFrame("", title);
   dialog.hidden = false;
   try {
     const answer = await call("GET", `/sessions/${encodeURIComponent(id)}/report?lang=${language()}`, { raw: true });
-    frame.srcdoc = await answer.text();
+    showInFrame(await answer.text(), title);
   } catch (error) {
-    frame.srcdoc = "";
+    showInFrame("", title);
     $("dialog-title").textContent = error instanceof ApiError && error.status === 404
       ? t("records.report_unavailable") : errorText(error);
   }
