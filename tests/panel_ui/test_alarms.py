@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Page
 
 from tests.panel_ui.kiosk import Device, Panel, start_by_api, wait_for
 
@@ -20,6 +21,34 @@ YELLOW = "rgb(245, 196, 0)"
 def style(panel: Panel, code: str, prop: str) -> str:
     return str(panel.page.eval_on_selector(
         f".alarm[data-code={code}]", f"(el) => getComputedStyle(el).{prop}"))
+
+
+def pause_left_s(page: Page) -> int | None:
+    """The seconds the pause button shows, None when it offers a new pause."""
+    digits = re.findall(r"\d+", page.locator("#alarm-pause").inner_text())
+    return int(digits[0]) if digits else None
+
+
+def pause_and_count_down(page: Page, device: Device, tries: int = 3) -> tuple[int, int]:
+    """Pause the audio and read its countdown twice, 2.1 s apart.
+
+    Any new alarm ends a pause (IEC 60601-1-8), and on a loaded machine a control tick
+    more than one period late (``loop_late``, medium) is one: then the pause is pressed
+    again, and what the daemon logged is reported if it keeps happening."""
+    ended: list[str] = []
+    for _ in range(tries):
+        page.click("#alarm-pause")
+        page.wait_for_selector("#alarm-pause[data-paused=true]")
+        page.wait_for_selector("#alarm-bar[data-sound=off]")
+        first = pause_left_s(page)
+        page.wait_for_timeout(2100)
+        later = pause_left_s(page)
+        if first is not None and later is not None:
+            return first, later
+        late = sum("control tick late" in line for line in device.out)
+        ended.append(f"alarms now {[a['code'] for a in device.snapshot()['alarms']['alarms']]}, "
+                     f"{late} late ticks logged so far")
+    raise AssertionError(f"the audio pause ended before it counted down, {tries} times: {ended}")
 
 
 def test_low_oxygen_and_a_unit_fault_at_their_priority_acknowledge_and_audio_pause(
@@ -37,13 +66,8 @@ def test_low_oxygen_and_a_unit_fault_at_their_priority_acknowledge_and_audio_pau
     assert style(panel, "nozzle_mismatch", "animationName") == "none"
 
     page.wait_for_selector("#alarm-bar[data-sound=medium]")  # the page's own speaker
-    page.click("#alarm-pause")
-    page.wait_for_selector("#alarm-pause[data-paused=true]")
-    page.wait_for_selector("#alarm-bar[data-sound=off]")
-    first = int(re.findall(r"\d+", page.locator("#alarm-pause").inner_text())[0])
+    first, later = pause_and_count_down(page, device)
     assert 115 <= first <= 120, first
-    page.wait_for_timeout(2100)
-    later = int(re.findall(r"\d+", page.locator("#alarm-pause").inner_text())[0])
     assert later < first, "the audio pause does not count down"
 
     device.sim("/o2", pct=18.9)  # low oxygen: the unit faults too (its own O2 bit)
