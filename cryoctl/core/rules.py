@@ -54,7 +54,8 @@ ECHO_MAX_AGE_S = 0.5
 #: frozen link or sensor.
 FROZEN_AFTER_S = 1.0
 FROZEN_TIP_BAND_C = (-190.0, 15.0)
-#: No answer for longer than this many control periods: the link is lost.
+#: No answer for longer than this many control periods, and a request failed in that
+#: time: the link is lost (the host's own stall, nothing asked, is not).
 LOST_PERIODS = 3
 #: A session held through a lost link ends as interrupted when the link stays gone
 #: longer than this (the daemon's config may set another).

@@ -60,6 +60,7 @@ class Treatment(TreatmentState):
     def on_connected(self, now: float) -> Commands:
         self._now = now
         self._last_answer_s = now
+        self._unanswered = False
         if self.link_lost_at_s is not None:
             self.last_outage_s = now - self.link_lost_at_s
             self.link_lost_at_s = None
@@ -91,6 +92,7 @@ class Treatment(TreatmentState):
     def on_open_cap_failed(self, detail: str, now: float) -> Commands:
         """Writing the open cap failed or read back wrong: no spray until it is confirmed."""
         self._now = now
+        self._unanswered = True
         self.open_cap_confirmed_ms = None
         self.alarms.raise_alarm(AlarmCode.CONFIG_MISMATCH, now, detail)
         return self._update(now)
@@ -236,6 +238,7 @@ class Treatment(TreatmentState):
 
     def on_write_error(self, what: str, detail: str, now: float) -> None:
         """A command to the unit failed (the shell sends a close again until it is confirmed)."""
+        self._unanswered = True
         code = AlarmCode.CLOSE_FAILED if what == "close" else AlarmCode.WRITE_FAILED
         self.alarms.raise_alarm(code, now, f"{what}: {detail}")
 
@@ -267,6 +270,7 @@ class Treatment(TreatmentState):
         self._accrue(now)
         self.status = status
         self._last_answer_s = now
+        self._unanswered = False
         self._now = now
         if status.read_at_s > self._trigger_at_s:
             self._see_trigger(status.trigger, status.read_at_s, now)
@@ -275,6 +279,7 @@ class Treatment(TreatmentState):
 
     def on_read_error(self, now: float, *, detail: str = "read error") -> Commands:
         self._now = now
+        self._unanswered = True
         if self.phase is SPRAYING:
             self.close(now, detail, AlarmCode.STALE_DATA)
         return self._update(now)
@@ -373,8 +378,14 @@ class Treatment(TreatmentState):
         self._now = now
         self._accrue(now)
         phase = self.phase
+        # Lost: a request failed (a read, a write, a close) and the unit has been silent
+        # for LOST_PERIODS.
+        # Silence alone is not enough: a host that stalled (a GC pause, a starved CPU)
+        # asked nothing, and an event or a staff command handled before its next read
+        # must not take the stall for the unit's.
         if (
-            self._last_answer_s is not None
+            self._unanswered
+            and self._last_answer_s is not None
             and now - self._last_answer_s > rules.LOST_PERIODS * self.period_s
             and self.machine.allows("link_lost")
             and phase is not DISCONNECTED

@@ -86,6 +86,9 @@ class TreatmentState:
         #: The unit's own open cap (CJ-Air MAX_OPEN_MS) as last read back; None: unknown.
         self.open_cap_confirmed_ms: int | None = None
         self._last_answer_s: float | None = None
+        #: A request failed since the unit's last answer (a read, a write, a close): the
+        #: link is judged only on silence the host asked into, never on its own stall.
+        self._unanswered = False
         self._trigger_down = False
         self._trigger_at_s = -math.inf
         self._trigger_event_at_s = -math.inf

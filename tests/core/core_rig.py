@@ -85,6 +85,9 @@ class Step(NamedTuple):
     last_read_ok_s: float | None
     #: Alarms active when the output went out.
     active: frozenset[AlarmCode]
+    #: Requests that failed so far: reads, writes and closes (the shell's count, not the
+    #: core's judgement).
+    failed_requests: int = 0
 
 
 @dataclass
@@ -116,7 +119,12 @@ class Rig:
     def record(self, out: Output, status: Status | None) -> None:
         t = self.treatment
         active = t.alarms.active_codes()
-        self.steps.append(Step(self.clock(), out, t.phase, status, self.last_read_ok_s, active))
+        self.steps.append(Step(self.clock(), out, t.phase, status, self.last_read_ok_s, active,
+                               self._failed_requests()))
+
+    def _failed_requests(self) -> int:
+        stats = self.controller.stats
+        return stats.read_errors + stats.write_errors + stats.close_failures
 
     # -- driving the loop ---------------------------------------------------------------
 

@@ -74,6 +74,9 @@ class Oracle:
         self.reads: list[tuple[float, bool]] = []
         self.last_skin_s = -math.inf
         self.disconnected_since: float | None = None
+        self.read_ok_seen_s: float | None = None
+        self.failed_at_read_ok = 0
+        self.was_disconnected = False
         self.tip_seen: tuple[float, float] | None = None  # (value, since)
 
     def _reset_books(self) -> None:
@@ -104,12 +107,16 @@ class Oracle:
         self.judge()
         self.estopped = True
 
-    def pressed(self) -> None:
-        self.judge()
+    def pressed(self, *, judge: bool = True) -> None:
+        """``judge=False``: the host has just stalled, and what it owes is judged once it
+        has run again (nothing can be sent during a stall)."""
+        if judge:
+            self.judge()
         self.held = True
 
-    def released(self, t: float) -> None:
-        self.judge()
+    def released(self, t: float, *, judge: bool = True) -> None:
+        if judge:
+            self.judge()
         self.held = False
         self.released_since_close = True
         self._end_pass(t)
@@ -270,10 +277,7 @@ class Oracle:
             self.site_open[self.open_site] = self.site_open.get(self.open_site, 0.0) + dt
             self.session_open_s += dt
         self.prev_t = t
-        read = step.last_read_ok_s
-        silent = read is not None and t - read > 3 * self.rig.period_s + EPS
-        if silent and step.phase not in (Phase.STARTING, Phase.ESTOP, Phase.FAULT):
-            assert step.phase is Phase.DISCONNECTED, "no answer for 3 periods, not disconnected"
+        self._judge_silence(t, step)
         self._see_skin(step)
         if out.valve_open:
             self._judge_open(t, step)
@@ -281,6 +285,21 @@ class Oracle:
             self.open_since = None
             self.last_close[self.open_site] = t
             self.released_since_close = not self.held
+
+    def _judge_silence(self, t: float, step: Step) -> None:
+        """Lost means asked and not answered: a request failed (a read, a write, a close)
+        and the unit has been silent for 3 periods. The host's own stall, every request
+        answered, is not a lost link."""
+        read = step.last_read_ok_s
+        if read != self.read_ok_seen_s:
+            self.read_ok_seen_s, self.failed_at_read_ok = read, step.failed_requests
+        asked = step.failed_requests > self.failed_at_read_ok
+        silent = read is not None and t - read > 3 * self.rig.period_s + EPS
+        if silent and asked and step.phase not in (Phase.STARTING, Phase.ESTOP, Phase.FAULT):
+            assert step.phase is Phase.DISCONNECTED, "no answer for 3 periods, not disconnected"
+        if step.phase is Phase.DISCONNECTED and not self.was_disconnected:
+            assert asked, "judged the link lost with every request answered (the host's stall)"
+        self.was_disconnected = step.phase is Phase.DISCONNECTED
 
     def _judge_outage(self, t: float, step: Step) -> None:
         """A lost link holds the session, its clock stopped; past the grace it is over."""

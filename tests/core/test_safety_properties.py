@@ -278,6 +278,27 @@ class SafetyRules(RuleBasedStateMachine):
     def loop_stalls(self, dt_s: float) -> None:
         self.rig.stall(dt_s)
 
+    @rule(dt_s=st.floats(0.05, 1.0),
+          then=st.sampled_from(["press", "release", "acknowledge", "release, close unanswered"]))
+    def loop_stalls_into_an_event(self, dt_s: float, then: str) -> None:
+        """The host stalls (a GC pause, a starved CPU) and the first thing it handles after
+        is a unit event or a staff command, before any read: with every request answered
+        the link is not lost; a close the unit does not answer, after that silence, is."""
+        self.oracle.judge()  # the books up to the stall
+        self.rig.clock.advance(dt_s)
+        unit = self.rig.unit
+        if then == "press":
+            self.oracle.pressed(judge=False)
+            unit.press_trigger()
+        elif then == "acknowledge":
+            self._try("acknowledge_alarms")
+        else:
+            if then != "release":
+                unit.fail_next("close")
+            self.oracle.released(self.rig.clock(), judge=False)
+            unit.release_trigger()
+        self.rig.settle()
+
     @rule(which=st.sampled_from(["next_site", "next_zone"]))
     def move(self, which: str) -> None:
         t = self.rig.treatment

@@ -238,3 +238,20 @@ def test_a_read_answered_before_the_close_was_acknowledged_is_no_uncommanded_ope
     still_open = line.answered._replace(read_at_s=rig.clock(), valve_at_s=rig.clock())
     book.judge(still_open, rig.clock())
     assert AlarmCode.VALVE_OPEN_UNCOMMANDED in rig.treatment.alarms.active_codes()
+
+
+@pytest.mark.parametrize(("caps", "nozzle", "profile"), UNITS)
+def test_after_a_stall_of_the_host_only_a_request_left_unanswered_loses_the_link(
+        caps: object, nozzle: str, profile: str) -> None:
+    """The host stalls mid-spray (a GC pause): the silence it did not ask into is not a
+    lost link; a close the unit then leaves unanswered, after that silence, is."""
+    rig = spraying(caps, nozzle, profile)
+    t = rig.treatment
+    now = rig.clock.advance(5 * PERIOD_S)  # no read, no tick: the host stalled
+    t.tick(now)
+    assert t.phase is not Phase.DISCONNECTED, "the host's own stall taken for a lost link"
+    assert not t.alarms.is_active(AlarmCode.COMM_LOST)
+    t.on_write_error("close", "no answer to CLOSE within 100 ms", now)  # what the shell books
+    t.tick(now)
+    assert t.phase is Phase.DISCONNECTED, "a close the unit left unanswered, silent 5 periods"
+    assert t.alarms.is_active(AlarmCode.COMM_LOST)
