@@ -47,6 +47,7 @@ from typing import Any
 import structlog
 
 from cryoctl.control.diagnostics import FrameDump, LoopTimer, driver_read_retries
+from cryoctl.control.protection import default_protection
 from cryoctl.control.publisher import Listener, Publisher
 from cryoctl.control.sleeper import RealtimeSleeper, Sleeper
 from cryoctl.control.stats import ControllerStats
@@ -55,7 +56,6 @@ from cryoctl.core.cycle import ControlCore, Output
 from cryoctl.core.machine import DISCONNECTED, SELFTEST
 from cryoctl.core.port import (
     DeviceEvent,
-    DeviceKind,
     DevicePort,
     DeviceSettings,
     EventKind,
@@ -69,7 +69,7 @@ from cryoctl.core.staff import LoadProfile, Reply, StaffCommand, treatment_step
 from cryoctl.core.supervisor import SafetySupervisor
 from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import ConfigMismatch, DeviceError, MachineRefused
-from cryoctl.profile import LoadedProfile, ceilings
+from cryoctl.profile import LoadedProfile
 from cryoctl.protocol import ControlStats
 
 __all__ = ["Controller", "ControllerStats", "default_protection"]
@@ -82,17 +82,6 @@ _TIME_EPS_S = 1e-9
 _CAP_RETRY_S = 1.0
 #: Unit events the core acts on at once.
 _URGENT_EVENTS = (EventKind.TRIGGER, EventKind.ESTOP, EventKind.LEASE_EXPIRED)
-
-
-def default_protection(kind: DeviceKind) -> Protection:
-    """The unit's own protection the controller writes and reads back before arming.
-
-    CJ-Air: outside a session the open cap is the smallest the unit takes; each
-    zone's start raises it to that zone's dwell plus the margin.
-    """
-    if kind is DeviceKind.N2:
-        return Protection(watchdog_ms=500, lease_ms=200)
-    return Protection(watchdog_ms=500, max_open_ms=ceilings.CJAIR_MAX_OPEN_MS_MIN)
 
 
 #: What an observer hears: each output as it goes out, with the status it was decided on.
