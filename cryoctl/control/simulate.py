@@ -198,6 +198,8 @@ def simulate(opts: SimulateOptions) -> int:
         for role, pin in pins.items():
             print(f"cryoctl: {role} PIN {pin}", flush=True)
         base = f"http://127.0.0.1:{opts.panel_port}"
+        print(f"cryoctl: the panel: open {base}/ in a browser and sign in with a PIN",
+              flush=True)
         print(f"cryoctl: the panel server's API at {base}/api/v1/status, described at "
               f"{base}/openapi.json; Ctrl-C stops everything", flush=True)
 

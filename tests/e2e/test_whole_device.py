@@ -79,6 +79,8 @@ def device(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Device]:
             if line.startswith("cryoctl: the panel server's API"):
                 break
         assert set(pins) == {"staff", "technician"}, "".join(out)
+        # what to open, as the README says: the panel's own address
+        assert f"cryoctl: the panel: open http://127.0.0.1:{panel}/ in a browser" in "".join(out)
         # keep reading: a pipe nobody reads would stall the daemon's log writes
         drain = threading.Thread(target=lambda: out.extend(proc.stdout or ()), daemon=True)
         drain.start()
