@@ -217,12 +217,15 @@ class FakeUnit:
     def release_trigger(self) -> None:
         self._set_trigger(False)
 
-    def press_estop_button(self) -> None:
+    def press_estop_button(self, *, event: bool = True) -> None:
+        """Latch the unit's e-stop; ``event=False``: its event is lost on the wire, and
+        only the next status read shows the latch."""
         self.inputs.estop_button = True
         if not self.estop_latched:
             self.estop_latched = True
             self._settle(self.clock())
-            self._emit(EventKind.ESTOP, True)
+            if event:
+                self._emit(EventKind.ESTOP, True)
 
     def release_estop_button(self) -> None:
         self.inputs.estop_button = False

@@ -368,15 +368,19 @@ class SafetyRules(RuleBasedStateMachine):
         if action != "restart" or self.machine_only:
             getattr(self, action)()
 
-    @rule(source=st.sampled_from(["panel", "button"]))
+    @rule(source=st.sampled_from(["panel", "button", "button, its event lost"]))
     def estop(self, source: str) -> None:
         self.oracle.estop()
         unit = self.rig.unit
-        if source == "button":
-            unit.press_estop_button()
-            self.rig.settle()
-        else:
+        if source == "panel":
             self.rig.host_estop()
+        else:
+            unit.press_estop_button(event=source == "button")
+            self.rig.settle()
+            if source != "button":
+                # only a status shows it: the next read that is answered (the link may
+                # be failing reads just now)
+                self.rig.run((unit.inputs.fail_reads + 2) * PERIOD_S)
         self._closed_or_closing()
         assert self.rig.treatment.phase is Phase.ESTOP
 
