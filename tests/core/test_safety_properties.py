@@ -54,7 +54,7 @@ from cryoctl.core.staff import LoadProfile
 from cryoctl.core.supervisor import SupervisorContext
 from cryoctl.core.treatment import Commands, Treatment
 from cryoctl.errors import MachineRefused
-from cryoctl.profile import LoadedProfile, Zone
+from cryoctl.profile import CjAirDevice, LoadedProfile, Zone
 
 PERIOD_S = 0.1
 #: N2 lease in the rig: longer than two periods, so a renewal from a late cycle would show.
@@ -594,9 +594,20 @@ class SafetyRules(RuleBasedStateMachine):
 
     @rule(which=st.sampled_from(["next_site", "next_zone"]))
     def move_under_cold_skin(self, which: str) -> None:
-        """Staff move on with the skin still at its stop limit: the new zone starts locked."""
-        self.rig.unit.inputs.skin_temp_c = 3.0
+        """Staff move on with the skin at its stop limit in the last status: the new zone
+        starts locked. On CJ-Air the skin then warms, before the next read, only to
+        between its stop and warn limits: no reading after the move shows it at stop, so
+        only the lock taken at the zone's start keeps a press from spraying there."""
+        self._fresh_pass()
+        if which == "next_zone" and not self.rig.treatment.has_next_zone():
+            self.finish_or_restart_session()  # the last zone: finish it
+            self.finish_or_restart_session()  # and start anew, in the first
+        unit = self.rig.unit
+        unit.inputs.skin_temp_c = 3.0
         self.rig.run(PERIOD_S)
+        device = self.loaded.profile.device
+        if isinstance(device, CjAirDevice):
+            unit.inputs.skin_temp_c = (device.skin_stop_c + device.skin_warn_c) / 2
         self.move(which)
         self.press_and_hold(0.5)
 
